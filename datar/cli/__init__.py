@@ -1,0 +1,20 @@
+"""Command-line verbs: ``python -m datar <verb>``; each module has ``main(argv=None)``."""
+
+# verb name -> module under datar.cli
+VERBS: dict[str, str] = {
+    "demo-corpus": "demo_corpus",
+    "manifest": "manifest",
+    "download": "download",
+    "validate": "validate",
+    "availability": "availability",
+    "fbank": "fbank",
+    "stats": "stats",
+    "train": "train",
+    "evaluate": "evaluate",
+    "macs": "macs",
+    "table": "table",
+    "figure-adaptor": "figure_adaptor",
+    "figure-deform": "figure_deform",
+    "figure-curves": "figure_curves",
+    "data-version": "data_version",
+}
