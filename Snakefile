@@ -1,0 +1,30 @@
+# datar-repro: DATAR (Zhu, arXiv 2312.16228), Tables 1-4 and Fig. 1, end to end.
+#
+#   snakemake --cores 2 all                              # everything, locally
+#   snakemake --profile slurm all                        # everything, on a SLURM cluster
+#   snakemake --cores 2 results/tables/table2.md         # one table, and only what it needs
+#   snakemake --cores 2 --configfile config/demo.yaml all  # the embedded demo
+#
+# Rules live in workflow/rules/ and call `python -m datar <verb>`; the logic is in datar/.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        all_targets,
+    default_target: True

@@ -1,0 +1,58 @@
+# Features: Kaldi fbank per shard, training-split statistics, and the data version.
+
+
+rule fbank:
+    """AST's fbank for the valid clips of one shard, as one float16 safetensors file."""
+    input:
+        tar=f"{DATA}/{{dataset}}/clips/{{shard}}.tar",
+        valid=f"{DATA}/{{dataset}}/clips/{{shard}}.valid.csv",
+        manifest=f"{DATA}/{{dataset}}/manifest.csv",
+        classes=f"{DATA}/{{dataset}}/classes.json",
+    output:
+        f"{DATA}/{{dataset}}/fbank/{{shard}}.safetensors",
+    log:
+        f"{RESULTS}/logs/fbank/{{dataset}}/{{shard}}.log",
+    params:
+        cfg=CONFIG_PATH,
+        sections=section_hash("fbank", "audio"),
+    threads: 1
+    conda:
+        ENV
+    shell:
+        "OMP_NUM_THREADS={threads} python -m datar fbank --config {params.cfg}"
+        " --dataset {wildcards.dataset} --shard {wildcards.shard} > {log} 2>&1"
+
+
+rule stats:
+    """Mean and std of the training split's fbank, for normalisation."""
+    input:
+        train_fbank_files,
+    output:
+        f"{DATA}/{{dataset}}/fbank/stats.json",
+    log:
+        f"{RESULTS}/logs/stats/{{dataset}}.log",
+    params:
+        cfg=CONFIG_PATH,
+    conda:
+        ENV
+    shell:
+        "python -m datar stats --config {params.cfg} --dataset {wildcards.dataset} > {log} 2>&1"
+
+
+rule data_version:
+    """Hashes of the manifest, classes, every feature shard and the stats: the data version."""
+    input:
+        manifest=f"{DATA}/{{dataset}}/manifest.csv",
+        classes=f"{DATA}/{{dataset}}/classes.json",
+        shards=fbank_files,
+        stats=f"{DATA}/{{dataset}}/fbank/stats.json",
+    output:
+        f"{DATA}/{{dataset}}/version.json",
+    log:
+        f"{RESULTS}/logs/data_version/{{dataset}}.log",
+    params:
+        cfg=CONFIG_PATH,
+    conda:
+        ENV
+    shell:
+        "python -m datar data-version --config {params.cfg} --dataset {wildcards.dataset} > {log} 2>&1"

@@ -1,0 +1,50 @@
+# Training and evaluation: one run per dataset x variant x seed. GPUs, partitions and
+# time limits come from the profile (slurm/config.yaml), not from here.
+
+
+rule train:
+    """Train one variant with one seed; resumes from last.ckpt after a kill or preemption."""
+    input:
+        shards=fbank_files,
+        stats=f"{DATA}/{{dataset}}/fbank/stats.json",
+        version=f"{DATA}/{{dataset}}/version.json",
+    output:
+        checkpoint=f"{RESULTS}/runs/{{dataset}}/{{variant}}/seed{{seed}}/checkpoint.pt",
+        log_csv=f"{RESULTS}/runs/{{dataset}}/{{variant}}/seed{{seed}}/log.csv",
+    log:
+        f"{RESULTS}/logs/train/{{dataset}}/{{variant}}/seed{{seed}}.log",
+    params:
+        cfg=CONFIG_PATH,
+        sections=section_hash("model", "train", "fbank"),
+        launch=launcher,
+        out=output_dir,
+    threads: 1
+    retries: 2
+    conda:
+        ENV
+    shell:
+        "OMP_NUM_THREADS={threads} {params.launch} -m datar train --config {params.cfg}"
+        " --dataset {wildcards.dataset} --variant {wildcards.variant} --seed {wildcards.seed}"
+        " --out {params.out} > {log} 2>&1"
+
+
+rule evaluate:
+    """Test-split metrics (top-1/top-5; verb/noun/action for EPIC) and per-clip predictions."""
+    input:
+        checkpoint=f"{RESULTS}/runs/{{dataset}}/{{variant}}/seed{{seed}}/checkpoint.pt",
+        shards=fbank_files,
+        version=f"{DATA}/{{dataset}}/version.json",
+    output:
+        metrics=f"{RESULTS}/runs/{{dataset}}/{{variant}}/seed{{seed}}/metrics.json",
+        predictions=f"{RESULTS}/runs/{{dataset}}/{{variant}}/seed{{seed}}/predictions.csv",
+    log:
+        f"{RESULTS}/logs/evaluate/{{dataset}}/{{variant}}/seed{{seed}}.log",
+    params:
+        cfg=CONFIG_PATH,
+        run=output_dir,
+    threads: 1
+    conda:
+        ENV
+    shell:
+        "OMP_NUM_THREADS={threads} python -m datar evaluate --config {params.cfg}"
+        " --run {params.run} > {log} 2>&1"
