@@ -6,15 +6,21 @@
 #   snakemake --cores 2 --configfile config/demo.yaml all  # the embedded demo
 #
 # Rules live in workflow/rules/ and call `python -m datar <verb>`; the logic is in datar/.
+import os
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The paper's experiment unless --configfile names another (replaced, not merged: a demo or
+# user config must not inherit the paper's dataset entries).
+if not workflow.overwrite_configfiles:
+
+    configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+validate(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
 
 
 include: "workflow/rules/common.smk"

@@ -5,16 +5,27 @@
 # to `python -m datar <verb> --config`, so --config overrides on the command line reach the
 # jobs, on this machine or on a cluster node.
 import json
+import os
+import sys
 from pathlib import Path
 
 from datar.config import config_from_mapping, dump_config
 from datar.io import write_text_atomic
 from datar.variants import MODEL_VARIANTS
 
+envvars:
+    "PATH",
+
+
+# Jobs run `python -m datar ...` and `torchrun`: make those the interpreter running Snakemake
+# (e.g. .venv/bin/snakemake without an activated venv), here and in cluster jobs.
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+
 CFG = config_from_mapping(config, origin="snakemake config")
 DATA = CFG.data_dir
 RESULTS = CFG.results_dir
 CONFIG_PATH = ".datar/config.resolved.yaml"
+PAPER = os.path.join(workflow.basedir, "config", "paper.yaml")  # the paper's numbers
 ENV = "../../environment.yml"  # for --use-conda; CI and most users use the .venv
 
 

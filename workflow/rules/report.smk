@@ -7,7 +7,7 @@ rule table:
         metrics=table_metrics,
         availability=table_availability,
         version=table_version,
-        paper="config/paper.yaml",
+        paper=PAPER,
     output:
         md=report(f"{RESULTS}/tables/{{table}}.md", caption="../report/table.rst", category="Tables"),
         tex=f"{RESULTS}/tables/{{table}}.tex",
