@@ -1,0 +1,24 @@
+"""``python -m datar stats --config C --dataset D``: the training split's fbank mean / std."""
+
+from __future__ import annotations
+
+import argparse
+
+from datar.config import load_config
+from datar.features.layout import fbank_dir, shard_paths
+from datar.features.stats import compute_stats, write_stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write ``{data_dir}/{D}/fbank/stats.json`` from every train shard in ``shards.json``."""
+    ap = argparse.ArgumentParser(prog="datar stats", description=__doc__)
+    ap.add_argument("--config", required=True, help="experiment config (YAML)")
+    ap.add_argument("--dataset", required=True, help="dataset name in the config")
+    args = ap.parse_args(argv)
+    cfg = load_config(args.config)
+    cfg.dataset(args.dataset)
+    stats = compute_stats(shard_paths(cfg.data_dir, args.dataset, "train"))
+    out = fbank_dir(cfg.data_dir, args.dataset) / "stats.json"
+    write_stats(out, stats)
+    print(f"{out}: mean {stats.mean:.4f} std {stats.std:.4f} over {stats.n_clips} clips")
+    return 0

@@ -1,0 +1,41 @@
+"""Where a dataset's feature files live, from ``shards.json`` (docs/architecture.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from datar.errors import DataError
+
+
+def fbank_dir(data_dir: str | os.PathLike[str], dataset: str) -> Path:
+    """``{data_dir}/{dataset}/fbank``."""
+    return Path(data_dir) / dataset / "fbank"
+
+
+def shard_entries(data_dir: str | os.PathLike[str], dataset: str) -> list[dict]:
+    """The ``shards`` list of ``{data_dir}/{dataset}/shards.json``.
+
+    Raises:
+        DataError: the file is missing or malformed (named).
+    """
+    p = Path(data_dir) / dataset / "shards.json"
+    try:
+        obj = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{p}: not found (run the manifest stage)") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{p}: not valid JSON ({exc})") from None
+    entries = obj.get("shards") if isinstance(obj, dict) else None
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("name"), str) and isinstance(e.get("split"), str) for e in entries
+    ):
+        raise DataError(f'{p}: expected {{"shards": [{{"name": ..., "split": ..., "n": ...}}, ...]}}')
+    return entries
+
+
+def shard_paths(data_dir: str | os.PathLike[str], dataset: str, split: str) -> list[Path]:
+    """Feature shard files of one split, in ``shards.json`` order (existence not checked)."""
+    d = fbank_dir(data_dir, dataset)
+    return [d / f"{e['name']}.safetensors" for e in shard_entries(data_dir, dataset) if e["split"] == split]
