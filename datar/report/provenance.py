@@ -1,0 +1,231 @@
+"""Provenance printed under every table: code, config, data, clips, weights and compute.
+
+Everything here is read or measured when the table is rendered (nothing is cached in git):
+the commits and config hashes recorded in the runs' metrics files, the data version of the
+runs against ``{data_dir}/{D}/version.json``, the clips available per split against the
+paper's counts, pretrained vs from scratch, and the MACs and parameters of each model at
+the config's input size (measured with :func:`datar.models.macs.count_macs`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from datar.config import Config
+from datar.errors import DataError
+from datar.report.availability import read_availability
+from datar.report.metrics import RunMetrics
+from datar.report.paper import PaperNumbers
+from datar.report.tables import Table, row_label
+
+_VERSION_KEYS = ("data_version", "version", "sha256", "digest", "hash")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Provenance of one table.
+
+    Attributes:
+        items: ``(label, text)`` lines, in print order.
+        warnings: problems a reader must see (printed first, loudly).
+    """
+
+    items: tuple[tuple[str, str], ...]
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _uniq(values: Sequence[str | None]) -> list[str]:
+    return sorted({v for v in values if v})
+
+
+def current_commit(cwd: str | Path = ".") -> str:
+    """``git rev-parse HEAD`` in ``cwd`` (``unknown`` outside a git checkout)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
+
+
+def read_version_file(path: Path) -> str | None:
+    """The version string in a ``version.json`` (None if the file is absent).
+
+    Raises:
+        DataError: the file is not JSON or holds no version key.
+    """
+    if not path.is_file():
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON: {exc}") from None
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, dict):
+        for key in _VERSION_KEYS:
+            if isinstance(raw.get(key), str):
+                return raw[key]
+    raise DataError(f"{path}: no version key (one of {', '.join(_VERSION_KEYS)})")
+
+
+def head_sizes(cfg: Config, dataset: str) -> tuple[dict[str, int], str]:
+    """Classes per head for ``dataset`` and where the numbers come from.
+
+    ``{data_dir}/{D}/classes.json`` if present, else the config's class list, else the
+    paper's counts (EPIC-100 verbs / nouns), else 1 per head.
+    """
+    ds = cfg.dataset(dataset)
+    path = Path(cfg.data_dir) / dataset / "classes.json"
+    if path.is_file():
+        try:
+            heads = json.loads(path.read_text(encoding="utf-8"))["heads"]
+            return {h: len(heads[h]) for h in ds.heads}, str(path)
+        except (json.JSONDecodeError, KeyError, TypeError):
+            pass
+    if ds.classes and tuple(ds.heads) == ("label",):
+        return {"label": len(ds.classes)}, f"config datasets.{dataset}.classes"
+    return {h: 1 for h in ds.heads}, "unknown (classes.json absent): 1 class per head, parameters exclude the head"
+
+
+@functools.lru_cache(maxsize=32)
+def measure_model(variant: str, size: str, heads: tuple[tuple[str, int], ...], mel: int, frames: int) -> dict:
+    """Parameters and MACs of ``variant`` at batch 1 x ``frames`` x ``mel`` (cached per process)."""
+    from datar.models import build_model
+    from datar.models.macs import count_macs
+
+    model = build_model(variant, size=size, heads=dict(heads), num_mel_bins=mel, target_length=frames)
+    return count_macs(model, (1, frames, mel))
+
+
+def _fmt_count(n: int) -> str:
+    return f"{n:,}"
+
+
+def collect_provenance(cfg: Config, table: Table, paper: PaperNumbers, *, measure: bool = True) -> Provenance:
+    """Gather the provenance lines of ``table``.
+
+    Args:
+        cfg: the config the table is rendered with.
+        table: the assembled table (its rows carry the runs).
+        paper: the paper's numbers (for GMACs and counts beside ours).
+        measure: count MACs and parameters (False prints that they were not measured).
+
+    Returns:
+        The provenance; warnings name the files that disagree.
+    """
+    runs: list[RunMetrics] = [r for row in table.rows for r in row.runs]
+    items: list[tuple[str, str]] = []
+    warnings: list[str] = []
+    ds = cfg.dataset(table.dataset)
+
+    # code
+    commits = _uniq([r.git_commit for r in runs])
+    items.append(("code", f"runs at git commit {', '.join(commits) or 'not recorded'}; "
+                          f"table rendered at {current_commit()}"))
+    if len(commits) > 1:
+        warnings.append(f"runs were made at {len(commits)} different git commits: {', '.join(commits)}")
+
+    # config
+    hashes = _uniq([r.config_sha256 for r in runs])
+    items.append(("config sha256", f"runs: {', '.join(hashes) or 'not recorded'}; table config: {cfg.sha256}"))
+    if len(hashes) > 1:
+        by_hash = {h: [r.path for r in runs if r.config_sha256 == h] for h in hashes}
+        detail = "; ".join(f"{h[:12]}: {', '.join(p)}" for h, p in by_hash.items())
+        warnings.append(f"runs disagree on the config sha256 ({detail})")
+
+    # data version
+    versions = _uniq([r.data_version for r in runs])
+    vpath = Path(cfg.data_dir) / table.dataset / "version.json"
+    try:
+        current = read_version_file(vpath)
+    except DataError as exc:
+        current = None
+        warnings.append(str(exc))
+    items.append(("data version", f"runs: {', '.join(versions) or 'not recorded'}; "
+                                  f"{vpath}: {current or 'absent'}"))
+    if len(versions) > 1:
+        warnings.append(f"DATA VERSION MISMATCH: runs used {len(versions)} different data versions: {', '.join(versions)}")
+    if current is not None and versions and any(v != current for v in versions):
+        stale = [r.path for r in runs if r.data_version and r.data_version != current]
+        warnings.append(
+            f"DATA VERSION MISMATCH: {vpath} says {current}, but {len(stale)} run(s) used other data "
+            f"({', '.join(stale)}): rerun them or restore that data version"
+        )
+
+    # clips available
+    apath = Path(cfg.results_dir) / "data" / f"{table.dataset}_availability.csv"
+    try:
+        avail = read_availability(apath)
+    except DataError as exc:
+        avail = None
+        warnings.append(str(exc))
+    splits = sorted(set(ds.paper_counts) | set(avail.available if avail else {}))
+    parts = []
+    for split in splits:
+        paper_n = ds.paper_counts.get(split)
+        ours = avail.available.get(split) if avail else None
+        listed = avail.listed.get(split) if avail else None
+        text = f"{split}: {_fmt_count(ours) if ours is not None else 'unknown'}"
+        if listed is not None:
+            text += f" of {_fmt_count(listed)} listed"
+        text += f" (paper: {_fmt_count(paper_n) if paper_n is not None else '—'})"
+        parts.append(text)
+    src = str(apath) if avail else f"{apath} absent"
+    items.append(("clips available", f"{'; '.join(parts) or 'unknown'} [{src}]"))
+    evaluated = _uniq([str(r.n_clips) for r in runs if r.n_clips is not None])
+    if evaluated:
+        items.append(("test clips evaluated", ", ".join(evaluated)))
+
+    # weights
+    for row in table.rows:
+        if row.kind != "run" or not row.runs:
+            continue
+        flags = {r.pretrained for r in row.runs}
+        if flags == {True}:
+            text = "pretrained (ImageNet-1k weights)"
+        elif flags == {False}:
+            text = "trained from scratch (no pretrained weights)"
+        elif flags == {None}:
+            text = "not recorded"
+        else:
+            text = "MIXED: " + ", ".join(f"seed {r.seed}: {r.pretrained}" for r in row.runs)
+            warnings.append(f"{row.label}: some seeds pretrained, some from scratch")
+        items.append((f"weights, {row.label}", text))
+
+    # compute
+    mel, frames = cfg.fbank.num_mel_bins, cfg.fbank.target_length
+    heads, head_src = head_sizes(cfg, table.dataset)
+    convention = None
+    for row in table.rows:
+        if row.kind != "run":
+            continue
+        sizes = _uniq([r.size for r in row.runs]) or [cfg.model.size]
+        for size in sizes:
+            if not measure:
+                items.append((f"compute, {row.label}", "not measured"))
+                continue
+            m = measure_model(row.key, size, tuple(sorted(heads.items())), mel, frames)
+            convention = m["convention"]
+            text = (f"size {size}, input 1 x {frames} frames x {mel} mel: {m['params'] / 1e6:.2f} M parameters, "
+                    f"{m['conv_linear'] / 1e9:.2f} GMACs conv+linear, {m['total'] / 1e9:.2f} GMACs with attention products")
+            if row.key in paper.compute_gmacs:
+                text += f" (paper: {paper.compute_gmacs[row.key]:.1f} GMACs on VGGSound at 1024 x 128)"
+            items.append((f"compute, {row_label(row.key)}", text))
+    if convention:
+        items.append(("counting convention", f"{convention}; classes per head: "
+                      f"{', '.join(f'{h}={n}' for h, n in heads.items())} ({head_src})"))
+
+    # classes (Kinetics-Sounds)
+    if ds.classes:
+        items.append((f"{table.dataset} classes ({len(ds.classes)}, config)", ", ".join(ds.classes)))
+
+    seeds = tuple(table.configured_seeds)
+    items.append(("seeds configured", ", ".join(map(str, seeds))))
+    if table.demo and not cfg.demo:
+        warnings.append("some metrics files are from the synthetic DEMO while the config is not the demo")
+    return Provenance(items=tuple(items), warnings=tuple(warnings))
