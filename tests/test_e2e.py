@@ -68,7 +68,7 @@ def test_concurrent_invocation_gets_the_lock_message(tmp_path):
     cfg = write_config(tmp_path / "tiny.yaml", tiny_demo_config())
     first = subprocess.Popen(
         [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile", str(cfg),
-         "--cores", "1", "data/kinetics_sounds/manifest.csv"],
+         "--cores", "1", "data/kinetics_sounds/fbank/stats.json"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
