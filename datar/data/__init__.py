@@ -1,0 +1,1 @@
+"""Data stages: the demo corpus, manifests, downloads, validation and the availability report."""
