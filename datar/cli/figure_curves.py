@@ -1,0 +1,27 @@
+"""``python -m datar figure-curves``: training loss and validation accuracy per run, from log.csv files."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The verb's argument parser."""
+    p = argparse.ArgumentParser(prog="python -m datar figure-curves", description=__doc__)
+    p.add_argument("--config", required=True, help="experiment config (YAML; its demo flag marks the title)")
+    p.add_argument("--out-prefix", required=True, help="output path without suffix, e.g. results/figures/curves_vggsound")
+    p.add_argument("--title", default=None, help="figure title (default: 'Training curves: <datasets>')")
+    p.add_argument("logs", nargs="+", help="the runs' log.csv files")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write ``{out_prefix}.png`` and ``.pdf``; return 0."""
+    args = build_parser().parse_args(argv)
+    from datar.config import load_config
+    from datar.report.fig_curves import render_curves_figure
+
+    cfg = load_config(args.config)
+    for path in render_curves_figure(args.logs, args.out_prefix, demo=cfg.demo, title=args.title):
+        print(path)
+    return 0
