@@ -1,0 +1,98 @@
+"""Datasets and loaders of one run, from the feature stage's shards, stats and classes."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from datar.config import Config
+from datar.errors import ConfigError, DataError
+from datar.features.dataset import FbankShardDataset, collate_fbank
+from datar.features.labels import load_classes
+from datar.features.layout import fbank_dir, shard_paths
+from datar.features.stats import load_stats
+
+Split = Literal["train", "val", "test"]
+
+
+@dataclass(frozen=True)
+class SplitData:
+    """One split of a dataset, ready for a loader.
+
+    Attributes:
+        dataset: the lazy Dataset (items per ``FbankShardDataset``).
+        classes: head -> class names (``classes.json`` order).
+        shards: the shard files.
+    """
+
+    dataset: FbankShardDataset
+    classes: dict[str, list[str]]
+    shards: list[Path]
+
+    @property
+    def heads(self) -> dict[str, int]:
+        """head -> number of classes."""
+        return {h: len(names) for h, names in self.classes.items()}
+
+
+def resolve_workers(value: int | str) -> int:
+    """``train.num_workers``: an int, or ``"auto"`` = this job's CPUs - 1 (at least 0)."""
+    if value == "auto":
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return max(cpus - 1, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"train.num_workers: expected 'auto' or an integer >= 0, got {value!r}")
+    return value
+
+
+def load_split(cfg: Config, dataset: str, split: Split, *, train: bool, required: bool = True) -> SplitData | None:
+    """Open ``split`` of ``dataset`` under ``cfg.data_dir``.
+
+    Args:
+        cfg: the experiment config (data_dir, fbank masks, train.specaugment, heads).
+        dataset: dataset name (a key of ``cfg.datasets``).
+        split: ``train``, ``val`` or ``test``.
+        train: training mode (SpecAugment when ``cfg.train.specaugment``).
+        required: raise DataError when the split has no shards (else return None).
+
+    Raises:
+        DataError: missing classes / stats / shards, or shards whose (T, M) differ from
+            ``fbank.target_length`` x ``fbank.num_mel_bins``.
+    """
+    heads = list(cfg.dataset(dataset).heads)
+    root = Path(cfg.data_dir) / dataset
+    paths = shard_paths(cfg.data_dir, dataset, split)
+    if not paths:
+        if required:
+            raise DataError(f"{root / 'shards.json'}: no {split} shards for dataset {dataset!r}")
+        return None
+    classes = load_classes(root / "classes.json", heads)
+    stats = load_stats(fbank_dir(cfg.data_dir, dataset) / "stats.json")
+    ds = FbankShardDataset(paths, stats=stats, heads=heads, train=train, freq_mask=cfg.fbank.freq_mask,
+                           time_mask=cfg.fbank.time_mask, specaugment=cfg.train.specaugment)
+    ds.verify_all()
+    want = (cfg.fbank.target_length, cfg.fbank.num_mel_bins)
+    if ds.frame_shape != want:
+        raise DataError(
+            f"{paths[0]}: shards hold {ds.frame_shape[0]} frames x {ds.frame_shape[1]} mel bins but the config "
+            f"says fbank.target_length={want[0]}, fbank.num_mel_bins={want[1]} (rerun the fbank stage)"
+        )
+    for head, names in classes.items():
+        if not names:
+            raise DataError(f"{root / 'classes.json'}: heads.{head} has no classes")
+    return SplitData(dataset=ds, classes=classes, shards=paths)
+
+
+def make_loader(ds: FbankShardDataset, *, batch_size: int, sampler: Sampler[int], num_workers: int,
+                seed: int, device: torch.device) -> DataLoader:
+    """A DataLoader whose workers' seeds come from ``seed`` (not torch's global RNG)."""
+    return DataLoader(
+        ds, batch_size=batch_size, sampler=sampler, num_workers=num_workers, collate_fn=collate_fbank,
+        generator=torch.Generator().manual_seed(seed), pin_memory=device.type == "cuda",
+        persistent_workers=False, drop_last=False,
+    )

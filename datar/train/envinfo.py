@@ -1,0 +1,55 @@
+"""The environment of a run (``env.json``): versions, device, host, git commit, argv, time."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def git_commit(cwd: str | os.PathLike[str] | None = None) -> str | None:
+    """``git rev-parse HEAD`` of the repository holding the package (or ``cwd``), or None."""
+    where = Path(cwd) if cwd is not None else Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True,
+                             timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and commit else None
+
+
+def env_info(argv: list[str], *, device: torch.device, world_size: int = 1) -> dict[str, Any]:
+    """Collect what ``env.json`` records.
+
+    Args:
+        argv: the command line of the run.
+        device: the device trained on.
+        world_size: number of processes (DDP).
+    """
+    gpus: list[str] = []
+    if torch.cuda.is_available():
+        gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "device": str(device),
+        "gpus": gpus,
+        "world_size": world_size,
+        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "host": socket.gethostname(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        "git_commit": git_commit(),
+        "argv": list(argv),
+        "start_time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }

@@ -1,0 +1,59 @@
+"""Training faults turned into clear errors: non-finite loss, out of memory."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+
+import torch
+
+from datar.errors import TrainingError
+
+
+def check_finite(loss: float, *, epoch: int, step: int, clip_ids: Sequence[str], where: str = "") -> None:
+    """Raise TrainingError if ``loss`` is NaN or infinite.
+
+    Args:
+        loss: the batch loss (a Python float).
+        epoch: 1-based epoch; step: 1-based global optimizer step.
+        clip_ids: the clips of the batch, named in the message.
+        where: extra context (run directory).
+    """
+    if math.isfinite(loss):
+        return
+    shown = ", ".join(clip_ids[:32]) + (f", ... ({len(clip_ids)} clips)" if len(clip_ids) > 32 else "")
+    raise TrainingError(
+        f"{where + ': ' if where else ''}non-finite training loss ({loss}) at epoch {epoch}, step {step}; "
+        f"batch clip ids: {shown}. Check these clips' feature shards, lower train.lr, or set train.grad_clip"
+    )
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for torch's out-of-memory errors (CUDA or other accelerators)."""
+    oom = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", None)
+    if oom is not None and isinstance(exc, oom):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+@contextlib.contextmanager
+def oom_guard(*, batch_size: int, size: str, target_length: int, phase: str) -> Iterator[None]:
+    """Turn an out-of-memory error inside the block into a TrainingError naming what to lower.
+
+    Args:
+        batch_size: ``train.batch_size`` in use; size: ``model.size``;
+        target_length: ``fbank.target_length``; phase: what was running (``"epoch 3, step 120"``).
+    """
+    try:
+        yield
+    except Exception as exc:
+        if not is_out_of_memory(exc):
+            raise
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        raise TrainingError(
+            f"out of memory during {phase} (train.batch_size={batch_size}, model.size={size}, "
+            f"fbank.target_length={target_length}): lower train.batch_size first, "
+            "then model.size or fbank.target_length"
+        ) from None

@@ -1,0 +1,482 @@
+"""One training run (dataset x variant x seed): resumable, interruptible, deterministic on CPU.
+
+Files in the run directory ``out`` (``docs/architecture.md``, "train"): ``checkpoint.pt``
+(final model), ``last.ckpt`` (resume state, written atomically after every epoch and on a
+stop signal), ``log.csv`` (one row per epoch), ``config.yaml`` (resolved config) and
+``env.json`` (environment). Only rank 0 writes.
+
+Resume contract: the data order is a function of (seed, epoch) (:mod:`.sampler`), the
+learning rate a function of the global step (:mod:`.schedule`), and ``last.ckpt`` holds the
+model, optimizer, every RNG state and the position inside the epoch. A run stopped after
+any step and resumed therefore takes the same steps as an uninterrupted one; on CPU with
+``train.num_workers: 0`` the final weights are bit-identical. (With DataLoader workers the
+SpecAugment masks come from per-worker generators seeded per epoch, so a resume at an
+epoch boundary is exact and one in the middle of an epoch re-draws the masks of the
+remaining batches.)
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from datar.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from datar.config import Config, dump_config
+from datar.errors import ConfigError, TrainingError
+from datar.io import write_json_atomic, write_text_atomic
+from datar.models import VARIANTS, build_model
+from datar.train import state as st
+from datar.train.data import SplitData, load_split, make_loader, resolve_workers
+from datar.train.distributed import (DeviceFlag, DistInfo, any_rank, barrier, dist_from_env, init_distributed,
+                                     pick_device, shutdown)
+from datar.train.envinfo import env_info
+from datar.train.faults import check_finite, oom_guard
+from datar.train.mixup import maybe_mix
+from datar.train.progress import Mode, Progress
+from datar.train.runlog import write_log
+from datar.train.sampler import EpochSampler, epoch_seed
+from datar.train.schedule import lr_at
+from datar.train.seeding import rng_state, seed_everything, set_deterministic, set_rng_state
+from datar.train.signals import EXIT_INTERRUPTED, StopRequest
+
+Status = Literal["completed", "already_complete", "interrupted"]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What to train and where.
+
+    Attributes:
+        dataset: a key of ``cfg.datasets``.
+        variant: a key of ``datar.models.VARIANTS``.
+        seed: run seed.
+        out: run directory.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        max_steps: stop the whole run after this many optimizer steps and finish it as if
+            all epochs were done (for tests and smoke runs; part of the recipe hash).
+        argv: command line, for ``env.json``.
+    """
+
+    dataset: str
+    variant: str
+    seed: int
+    out: Path
+    device: DeviceFlag = "auto"
+    max_steps: int | None = None
+    argv: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How an invocation ended: ``epoch`` epochs and ``step`` steps done in total."""
+
+    status: Status
+    epoch: int
+    step: int
+    log: list[dict[str, Any]]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when the run is complete, :data:`EXIT_INTERRUPTED` when it must be resumed."""
+        return EXIT_INTERRUPTED if self.status == "interrupted" else 0
+
+
+@dataclass
+class _Position:
+    """Where training stands (saved in ``last.ckpt``)."""
+
+    epoch: int = 0            # epochs completed
+    batch: int = 0            # batches of the current epoch completed
+    step: int = 0             # optimizer steps completed
+    loss_sum: float = 0.0     # current epoch's summed batch loss x batch size
+    samples: int = 0          # current epoch's samples so far (this rank)
+    seconds: float = 0.0      # current epoch's training seconds so far
+    log: list[dict[str, Any]] = field(default_factory=list)
+    finished: bool = False
+
+
+def _model_overrides(cfg: Config, variant: str) -> dict[str, Any]:
+    return {"adaptor_kernel_size": cfg.model.adaptor_kernel} if VARIANTS[variant].family == "dat" else {}
+
+
+def _load_pretrained(cfg: Config, variant: str, model: nn.Module, say: Progress) -> bool:
+    """Load ``model.pretrained.{ast|dat}`` if set; return whether weights were loaded."""
+    from datar.models.weights import load_pretrained
+
+    family = VARIANTS[variant].family
+    path = cfg.model.pretrained.ast if family == "ast" else cfg.model.pretrained.dat
+    key = f"model.pretrained.{family}"
+    if not path:
+        say.message(f"{key} is not set: training from scratch")
+        return False
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{key}: pretrained weights file {p} not found")
+    try:
+        if p.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            sd: Any = load_file(str(p))
+        else:
+            sd = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any read failure is a bad file
+        raise ConfigError(f"{key}: cannot read pretrained weights {p}: {exc}") from None
+    if not isinstance(sd, dict):
+        raise ConfigError(f"{key}: {p} does not hold a state dict")
+    try:
+        report = load_pretrained(model, sd)
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {p}: {exc}") from None
+    say.message(f"{p}: {report.summary()}")
+    return True
+
+
+def _make_optimizer(cfg: Config, model: nn.Module) -> torch.optim.Optimizer:
+    """``train.optimizer`` with ``train.lr`` / ``train.weight_decay``; Adam betas (0.95, 0.999) as AST."""
+    t = cfg.train
+    params = [p for p in model.parameters() if p.requires_grad]
+    if t.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=t.lr, weight_decay=t.weight_decay, betas=(0.95, 0.999))
+    if t.optimizer == "adam":
+        return torch.optim.Adam(params, lr=t.lr, weight_decay=t.weight_decay, betas=(0.95, 0.999))
+    return torch.optim.SGD(params, lr=t.lr, weight_decay=t.weight_decay, momentum=0.9)
+
+
+def _loss(logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor], mix: Any) -> torch.Tensor:
+    """Cross-entropy summed over heads; mixed targets when ``mix`` is a MixPlan."""
+    total = torch.zeros((), device=next(iter(logits.values())).device)
+    for head, y in labels.items():
+        z = logits[head].float()
+        if mix is None:
+            total = total + F.cross_entropy(z, y)
+        else:
+            total = total + mix.lam * F.cross_entropy(z, y) + (1.0 - mix.lam) * F.cross_entropy(z, y[mix.perm])
+    return total
+
+
+@torch.no_grad()
+def _val_top1(model: nn.Module, split: SplitData, *, batch_size: int, device: torch.device) -> float:
+    """Top-1 (percent) of the first head on the val split (the mean over heads for several)."""
+    from datar.train.accuracy import percent, topk_hits
+
+    model.eval()
+    loader = make_loader(split.dataset, batch_size=batch_size, num_workers=0, seed=0, device=device,
+                         sampler=EpochSampler(len(split.dataset), seed=0, epoch=0, shuffle=False))
+    hits: dict[str, list[torch.Tensor]] = {h: [] for h in split.classes}
+    for batch in loader:
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            out = model(batch["fbank"].to(device, non_blocking=True))
+        for h in hits:
+            hits[h].append(topk_hits(out[h].float().cpu(), batch["labels"][h], 1))
+    model.train()
+    return sum(percent(torch.cat(v)) for v in hits.values()) / len(hits)
+
+
+class Trainer:
+    """Holds one run's parts; :meth:`run` trains until done or stopped.
+
+    Built by :func:`train_run`; split out so each phase is a short method.
+    """
+
+    def __init__(self, cfg: Config, spec: RunSpec, *, info: DistInfo, device: torch.device,
+                 progress_mode: Mode | None, stop: StopRequest, stop_after_steps: int | None) -> None:
+        self.cfg, self.spec, self.info, self.device = cfg, spec, info, device
+        self.stop, self.stop_after_steps = stop, stop_after_steps
+        self.out = Path(spec.out)
+        self.epochs = cfg.epochs_for(spec.dataset)
+        self.recipe = st.recipe(cfg, dataset=spec.dataset, variant=spec.variant, seed=spec.seed,
+                                max_steps=spec.max_steps)
+        self.recipe_sha = st.recipe_sha256(self.recipe)
+        self.progress_mode: Mode | None = progress_mode if info.is_main else "off"
+        self.say = Progress(1, mode=self.progress_mode)
+
+    # ------------------------------------------------------------------ setup
+    def setup(self) -> None:
+        """Seed, open the data, build model and optimizer, restore ``last.ckpt`` if present."""
+        cfg, spec = self.cfg, self.spec
+        seed_everything(spec.seed)
+        set_deterministic(self.device.type)
+        self.train_data = load_split(cfg, spec.dataset, "train", train=True)
+        assert self.train_data is not None
+        self.val_data = load_split(cfg, spec.dataset, "val", train=False, required=False)
+        self.heads = self.train_data.heads
+        self.overrides = _model_overrides(cfg, spec.variant)
+        self.model = build_model(spec.variant, size=cfg.model.size, heads=self.heads,
+                                 num_mel_bins=cfg.fbank.num_mel_bins, target_length=cfg.fbank.target_length,
+                                 **self.overrides)
+        self.pretrained = _load_pretrained(cfg, spec.variant, self.model, self.say)
+        self.model.to(self.device)
+        self.optimizer = _make_optimizer(cfg, self.model)
+        self.ddp: nn.Module = self.model
+        if self.info.world_size > 1:
+            self.ddp = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.workers = resolve_workers(cfg.train.num_workers)
+        n = len(self.train_data.dataset)
+        per_rank = math.ceil(n / self.info.world_size)
+        self.steps_per_epoch = max(math.ceil(per_rank / cfg.train.batch_size), 1)
+        self.total_steps = self.epochs * self.steps_per_epoch
+        if spec.max_steps is not None:
+            self.total_steps = min(self.total_steps, spec.max_steps)
+        self.pos = _Position()
+        self._restore()
+
+    def _restore(self) -> None:
+        last = self.out / st.LAST
+        if not last.exists():
+            return
+        payload = load_checkpoint(last, map_location="cpu")
+        if payload.get("recipe_sha256") != self.recipe_sha:
+            stale = last.with_name(f"{st.LAST}.stale-{str(payload.get('recipe_sha256', 'unknown'))[:12]}")
+            if self.info.is_main:
+                last.replace(stale)
+                last.with_name(last.name + ".sha256").replace(stale.with_name(stale.name + ".sha256"))
+            self.say.message(f"{last}: written for a different recipe (config, variant, seed or dataset); "
+                             f"moved aside to {stale.name}, starting over")
+            barrier(self.info)
+            return
+        try:
+            self.model.load_state_dict(payload["model"])
+            self.optimizer.load_state_dict(payload["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise CheckpointError(f"{last}: cannot restore training state: {exc}") from None
+        p = payload["position"]
+        self.pos = _Position(epoch=int(p["epoch"]), batch=int(p["batch"]), step=int(p["step"]),
+                             loss_sum=float(p["loss_sum"]), samples=int(p["samples"]),
+                             seconds=float(p["seconds"]), log=list(payload.get("log", [])),
+                             finished=bool(payload.get("finished", False)))
+        self.pretrained = bool(payload.get("pretrained", self.pretrained))
+        set_rng_state(payload["rng"])
+        self.say.message(f"resuming from {last}: epoch {self.pos.epoch}/{self.epochs}, "
+                         f"batch {self.pos.batch}, step {self.pos.step}")
+
+    # ------------------------------------------------------------------ files
+    def _payload(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(), "variant": self.spec.variant, "size": self.cfg.model.size,
+            "heads": dict(self.heads), "num_mel_bins": self.cfg.fbank.num_mel_bins,
+            "target_length": self.cfg.fbank.target_length, "dataset": self.spec.dataset, "seed": self.spec.seed,
+            "epoch": self.pos.epoch, "config": dict(self.cfg.raw), "pretrained": self.pretrained,
+            "overrides": dict(self.overrides), "classes": dict(self.train_data.classes),
+        }
+
+    def save_last(self) -> None:
+        """Write ``last.ckpt`` and ``log.csv`` (rank 0)."""
+        if not self.info.is_main:
+            return
+        payload = self._payload()
+        payload.update({
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": {"schedule": self.cfg.train.schedule, "step": self.pos.step,
+                          "steps_per_epoch": self.steps_per_epoch, "total_steps": self.total_steps},
+            "global_step": self.pos.step,
+            "position": {"epoch": self.pos.epoch, "batch": self.pos.batch, "step": self.pos.step,
+                         "loss_sum": self.pos.loss_sum, "samples": self.pos.samples, "seconds": self.pos.seconds},
+            "sampler": {"kind": "EpochSampler", "seed": self.spec.seed, "epoch": self.pos.epoch,
+                        "start": self.pos.batch * self.cfg.train.batch_size},
+            "rng": rng_state(), "log": list(self.pos.log), "finished": self.pos.finished,
+            "recipe": self.recipe, "recipe_sha256": self.recipe_sha,
+        })
+        save_checkpoint(self.out / st.LAST, payload)
+        write_log(self.out / st.LOG, self.pos.log)
+
+    def save_final(self) -> None:
+        """Write ``checkpoint.pt`` (rank 0)."""
+        if self.info.is_main:
+            payload = self._payload()
+            payload["global_step"] = self.pos.step
+            save_checkpoint(self.out / st.CHECKPOINT, payload)
+
+    # ------------------------------------------------------------------ training
+    def _stop_now(self) -> bool:
+        asked = self.stop.requested is not None
+        if self.stop_after_steps is not None and self.pos.step >= self.stop_after_steps:
+            asked = True
+        return any_rank(asked, self.info, self.device)
+
+    def _step(self, batch: dict[str, Any], epoch: int) -> float:
+        cfg, device = self.cfg, self.device
+        step_no = self.pos.step + 1
+        lr = lr_at(cfg.train, self.pos.step, steps_per_epoch=self.steps_per_epoch, total_steps=self.total_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self._lr = lr
+        x = batch["fbank"].to(device, non_blocking=True)
+        labels = {h: y.to(device, non_blocking=True) for h, y in batch["labels"].items()}
+        with oom_guard(batch_size=cfg.train.batch_size, size=cfg.model.size,
+                       target_length=cfg.fbank.target_length, phase=f"epoch {epoch}, step {step_no}"):
+            x, mix = maybe_mix(x, cfg.train.mixup)
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                logits = self.ddp(x)
+            loss = _loss(logits, labels, mix)
+            value = loss.detach()
+            if self.info.world_size > 1:
+                torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.AVG)
+            check_finite(float(value), epoch=epoch, step=step_no, clip_ids=list(batch["clip_id"]),
+                         where=str(self.out))
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.train.grad_clip:
+                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.train.grad_clip)
+            self.optimizer.step()
+        return float(value)
+
+    def _epoch(self, epoch0: int, bar: Progress) -> bool:
+        """Train epoch ``epoch0`` (0-based) from ``self.pos.batch``; False if stopped inside it."""
+        cfg = self.cfg
+        bs = cfg.train.batch_size
+        sampler = EpochSampler(len(self.train_data.dataset), seed=self.spec.seed, epoch=epoch0,
+                               rank=self.info.rank, world_size=self.info.world_size, start=self.pos.batch * bs)
+        loader = make_loader(self.train_data.dataset, batch_size=bs, sampler=sampler, num_workers=self.workers,
+                             seed=epoch_seed(self.spec.seed, epoch0) + 1, device=self.device)
+        self.ddp.train()
+        t0 = time.perf_counter()
+        for batch in loader:
+            n = len(batch["clip_id"])
+            loss = self._step(batch, epoch0 + 1)
+            self.pos.step += 1
+            self.pos.batch += 1
+            self.pos.loss_sum += loss * n
+            self.pos.samples += n
+            bar.update(self.pos.step, epoch0 + 1, self.epochs, loss)
+            if self.spec.max_steps is not None and self.pos.step >= self.spec.max_steps:
+                break
+            if self._stop_now():
+                self.pos.seconds += time.perf_counter() - t0
+                return False
+        self.pos.seconds += time.perf_counter() - t0
+        return True
+
+    def _end_epoch(self, epoch0: int, bar: Progress) -> None:
+        val = None
+        if self.val_data is not None and self.info.is_main:
+            val = _val_top1(self.model, self.val_data, batch_size=self.cfg.train.batch_size, device=self.device)
+        samples_global = self.pos.samples * self.info.world_size
+        row = {
+            "epoch": epoch0 + 1, "step": self.pos.step,
+            "train_loss": round(self.pos.loss_sum / max(self.pos.samples, 1), 6),
+            "lr": getattr(self, "_lr", self.cfg.train.lr), "val_top1": None if val is None else round(val, 4),
+            "samples_per_s": round(samples_global / max(self.pos.seconds, 1e-9), 2),
+            "seconds": round(self.pos.seconds, 3),
+        }
+        self.pos.log.append(row)
+        self.pos.epoch = epoch0 + 1
+        self.pos.batch = 0
+        self.pos.loss_sum, self.pos.samples, self.pos.seconds = 0.0, 0, 0.0
+        bar.epoch_end(row, self.epochs, self.pos.step)
+
+    def run(self) -> RunResult:
+        """Train to the end, or until a stop signal / ``stop_after_steps``; save state either way."""
+        bar = Progress(self.total_steps, mode=self.progress_mode)
+        bar.start(self.pos.step)
+        for epoch0 in range(self.pos.epoch, self.epochs):
+            if self.pos.finished:
+                break
+            if not self._epoch(epoch0, bar):
+                self.save_last()
+                barrier(self.info)
+                reason = self.stop.requested or f"stopped after step {self.pos.step}"
+                self.say.message(f"{reason}: saved {self.out / st.LAST} at epoch {epoch0 + 1}, "
+                                 f"step {self.pos.step}; rerun the same command to resume")
+                return RunResult("interrupted", self.pos.epoch, self.pos.step, list(self.pos.log))
+            self._end_epoch(epoch0, bar)
+            if self.spec.max_steps is not None and self.pos.step >= self.spec.max_steps:
+                self.pos.finished = True
+            elif self.pos.epoch == self.epochs:
+                self.pos.finished = True
+            self.save_last()
+            barrier(self.info)
+            if not self.pos.finished and self._stop_now():
+                reason = self.stop.requested or f"stopped after step {self.pos.step}"
+                self.say.message(f"{reason}: saved {self.out / st.LAST} after epoch {self.pos.epoch}; "
+                                 "rerun the same command to resume")
+                return RunResult("interrupted", self.pos.epoch, self.pos.step, list(self.pos.log))
+        self.pos.finished = True
+        self.save_final()
+        self.save_last()
+        barrier(self.info)
+        return RunResult("completed", self.pos.epoch, self.pos.step, list(self.pos.log))
+
+
+def _already_complete(out: Path, epochs: int, recipe_sha: str) -> list[dict[str, Any]] | None:
+    """The log of a finished run in ``out`` (rewriting a missing ``log.csv``), else None."""
+    if not (out / st.CHECKPOINT).is_file():
+        return None
+    last = out / st.LAST
+    if last.is_file():
+        try:
+            payload = load_checkpoint(last)
+        except CheckpointError:
+            return None
+        if payload.get("finished") and payload.get("recipe_sha256") == recipe_sha:
+            if not st.log_complete(out, int(payload.get("position", {}).get("epoch", epochs))):
+                write_log(out / st.LOG, payload.get("log", []))
+            return list(payload.get("log", []))
+        return None
+    return [] if st.log_complete(out, epochs) else None
+
+
+def train_run(cfg: Config, spec: RunSpec, *, progress_mode: Mode | None = None,
+              stop: StopRequest | None = None, stop_after_steps: int | None = None) -> RunResult:
+    """Train one run, resuming from ``spec.out/last.ckpt`` when present.
+
+    Args:
+        cfg: the experiment config.
+        spec: dataset, variant, seed, run directory, device, max_steps.
+        progress_mode: ``bar`` / ``lines`` / ``off``; None picks by whether stderr is a TTY.
+        stop: a stop request to honour (the CLI passes one with SIGTERM / SIGUSR1 handlers).
+        stop_after_steps: behave as if stopped once this many steps are done in total
+            (simulates an interruption in tests).
+
+    Returns:
+        The :class:`RunResult`; ``status == "interrupted"`` means rerun to resume.
+
+    Raises:
+        ConfigError: unknown variant or dataset, unreadable pretrained weights.
+        DataError: missing or corrupt shards, stats or classes.
+        CheckpointError: a corrupt ``last.ckpt``.
+        TrainingError: non-finite loss (naming epoch, step and clip ids), out of memory.
+    """
+    if spec.variant not in VARIANTS:
+        raise ConfigError(f"--variant: unknown variant {spec.variant!r}; choose from {sorted(VARIANTS)}")
+    cfg.dataset(spec.dataset)
+    if spec.max_steps is not None and spec.max_steps < 1:
+        raise ConfigError(f"--max-steps: must be >= 1, got {spec.max_steps}")
+    out = Path(spec.out)
+    info = dist_from_env()
+    device = pick_device(spec.device, info)
+    epochs = cfg.epochs_for(spec.dataset)
+    rec_sha = st.recipe_sha256(st.recipe(cfg, dataset=spec.dataset, variant=spec.variant, seed=spec.seed,
+                                         max_steps=spec.max_steps))
+    done = _already_complete(out, epochs, rec_sha)
+    if done is not None:
+        if info.is_main and progress_mode != "off":
+            print(f"{out}: run already complete ({out / st.CHECKPOINT}); nothing to do", file=sys.stderr)
+        return RunResult("already_complete", epochs, -1, done)
+    init_distributed(info, device)
+    try:
+        trainer = Trainer(cfg, spec, info=info, device=device, progress_mode=progress_mode,
+                          stop=stop or StopRequest(), stop_after_steps=stop_after_steps)
+        if info.is_main:
+            out.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(out / st.CONFIG, dump_config(cfg))
+            env = env_info(spec.argv, device=device, world_size=info.world_size)
+            write_json_atomic(out / st.ENV, env)
+        trainer.setup()
+        if trainer.pos.finished:
+            trainer.save_final()
+            return RunResult("completed", trainer.pos.epoch, trainer.pos.step, list(trainer.pos.log))
+        return trainer.run()
+    finally:
+        shutdown(info)
+
+
+__all__ = ["RunResult", "RunSpec", "TrainingError", "train_run"]
