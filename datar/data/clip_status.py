@@ -1,0 +1,83 @@
+"""Per-clip download outcomes and the shard's ``{S}.status.csv``.
+
+``clip_id,status,reason,attempts,bytes``: status ``ok | unavailable | invalid``; ``reason``
+is empty for ok clips; ``attempts`` counts yt-dlp attempts; ``bytes`` is the size of the
+clip's FLAC member in the tar (0 when not ok).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from datar.errors import DataError
+from datar.io import atomic_write
+
+Status = Literal["ok", "unavailable", "invalid"]
+STATUSES: tuple[str, ...] = ("ok", "unavailable", "invalid")
+STATUS_COLUMNS: tuple[str, ...] = ("clip_id", "status", "reason", "attempts", "bytes")
+
+
+@dataclass(frozen=True)
+class ClipStatus:
+    """The outcome of one clip."""
+
+    clip_id: str
+    status: Status
+    reason: str
+    attempts: int
+    bytes: int
+
+
+def write_status_csv(path: str | os.PathLike[str], rows: list[ClipStatus]) -> None:
+    """Write the status csv atomically, rows in the given order."""
+    with atomic_write(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(STATUS_COLUMNS)
+        for r in rows:
+            w.writerow([r.clip_id, r.status, r.reason, r.attempts, r.bytes])
+
+
+def read_status_csv(path: str | os.PathLike[str]) -> list[ClipStatus]:
+    """Read a status csv.
+
+    Raises:
+        DataError: the file is missing, lacks a column or holds a bad value (names file and line).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{p}: status csv not found (run `download` for this shard first)")
+    out: list[ClipStatus] = []
+    with open(p, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if tuple(reader.fieldnames or ()) != STATUS_COLUMNS:
+            raise DataError(f"{p}: header must be {','.join(STATUS_COLUMNS)}, got {reader.fieldnames}")
+        for i, rec in enumerate(reader, start=2):
+            if rec["status"] not in STATUSES:
+                raise DataError(f"{p}:{i}: status {rec['status']!r} is not one of {', '.join(STATUSES)}")
+            try:
+                out.append(ClipStatus(rec["clip_id"], rec["status"], rec["reason"],  # type: ignore[arg-type]
+                                      int(rec["attempts"]), int(rec["bytes"])))
+            except (TypeError, ValueError):
+                raise DataError(f"{p}:{i}: attempts and bytes must be integers") from None
+    return out
+
+
+def save_clip_status(path: Path, status: ClipStatus) -> None:
+    """Record one finished clip in the work dir (JSON, atomic): the clip's 'done' marker."""
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(asdict(status), sort_keys=True), encoding="utf-8")
+
+
+def load_clip_status(path: Path) -> ClipStatus | None:
+    """The finished clip recorded at ``path``, or None if absent or unreadable (= not done)."""
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+        st = ClipStatus(**rec)
+    except (OSError, ValueError, TypeError):
+        return None
+    return st if st.status in STATUSES else None
