@@ -230,3 +230,30 @@ def _content_type(path: str) -> str:
         if path.endswith(ext):
             return ctype
     return "application/octet-stream"
+
+
+# ---------------------------------------------------------------------- test media helpers
+
+
+def make_media(path: str, *, seconds: float, rate: int = 44100, channels: int = 1,
+               freq: float = 440.0, volume: float = 0.5, video: bool = False) -> bytes:
+    """Write a real media file with ffmpeg (a sine tone; ``.mp4`` = AAC + optional H.264) and return its bytes.
+
+    ``volume`` 0 gives digital silence. The container follows ``path``'s extension.
+    """
+    import ffmpeg
+
+    layout = "mono" if channels == 1 else "stereo"
+    tone = ffmpeg.input(f"sine=frequency={freq}:duration={seconds}:sample_rate={rate}", f="lavfi")
+    audio = tone.audio.filter("volume", volume).filter("aformat", channel_layouts=layout)
+    streams = [audio]
+    kwargs: dict[str, object] = {}
+    if path.endswith(".mp4"):
+        kwargs.update(acodec="aac", movflags="+faststart")
+        if video:
+            streams.append(ffmpeg.input(f"color=c=black:s=32x32:d={seconds}:r=10", f="lavfi").video)
+            kwargs.update(vcodec="libx264", pix_fmt="yuv420p")
+    (ffmpeg.output(*streams, path, **kwargs).global_args("-hide_banner", "-loglevel", "error", "-nostdin")
+     .overwrite_output().run(capture_stdout=True, capture_stderr=True))
+    with open(path, "rb") as fh:
+        return fh.read()
