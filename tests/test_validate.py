@@ -111,6 +111,17 @@ def test_corrupt_member_and_missing_inputs(tmp_path: Path) -> None:
     tar_path = valid.with_name(f"{SHARD}.tar")
     junk = tmp_path / "good.flac"
     junk.write_bytes(b"fLaC" + bytes(range(256)) * 20)
+    with tarfile.open(tar_path) as tar:
+        others = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.name != "good.flac"}  # type: ignore[union-attr]
+    with tarfile.open(tar_path, "w") as tar:  # 'good' is now corrupt
+        tar.add(junk, arcname="good.flac")
+        for name, data in others.items():
+            (tmp_path / name).write_bytes(data)
+            tar.add(tmp_path / name, arcname=name)
+    validate_shard(cfg, "vggsound", SHARD)
+    rows = read_valid(valid)
+    assert rows["good"]["status"] == "invalid" and "undecodable" in rows["good"]["reason"]
+    assert rows["noend"]["status"] == "ok"
     with tarfile.open(tar_path, "w") as tar:  # every ok clip but 'good' is now missing
         tar.add(junk, arcname="good.flac")
     with pytest.raises(DataError, match="no member quiet.flac"):

@@ -111,13 +111,14 @@ def convert_to_flac(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
 
 
 def decode_pcm(src: str | os.PathLike[str] | bytes, *, sample_rate: int | None = None,
-               mono: bool = False) -> np.ndarray:
+               mono: bool = False, channels: int | None = None) -> np.ndarray:
     """Decode audio fully to float32 PCM in memory.
 
     Args:
         src: a path, or the encoded bytes (fed to ffmpeg's stdin).
         sample_rate: resample to this rate; None keeps the stream's rate.
         mono: downmix to one channel; otherwise the stream's channels are kept.
+        channels: the stream's channel count if already known (saves an ffprobe call).
 
     Returns:
         ``(n_samples, channels)`` float32 array (``channels`` = 1 when ``mono``).
@@ -143,10 +144,10 @@ def decode_pcm(src: str | os.PathLike[str] | bytes, *, sample_rate: int | None =
         )
     except ffmpeg.Error as exc:
         raise FfmpegFailure(_last_line(exc)) from None
-    channels = 1 if mono else probe_channels(src)  # type: ignore[arg-type]
+    n_ch = 1 if mono else channels or probe_channels(src)  # type: ignore[arg-type]
     pcm = np.frombuffer(out, dtype="<f4")
-    usable = len(pcm) - len(pcm) % channels
-    return pcm[:usable].reshape(-1, channels).copy()
+    usable = len(pcm) - len(pcm) % n_ch
+    return pcm[:usable].reshape(-1, n_ch).copy()
 
 
 def probe_channels(src: str | os.PathLike[str]) -> int:

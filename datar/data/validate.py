@@ -62,7 +62,8 @@ def check_clip(path: Path, *, clip_id: str, segment: float, cfg: Config) -> Clip
     """
     try:
         info = probe_audio(path)
-        pcm = decode_pcm(path)  # native rate and channels: the checks are on the file as stored
+        # native rate and channels: the checks are on the file as stored
+        pcm = decode_pcm(path, channels=max(info.channels, 1))
     except FfmpegFailure as exc:
         return ClipCheck(clip_id, "invalid", f"undecodable: {exc.message.replace(str(path.parent) + '/', '')}")
     rate, channels = info.sample_rate, pcm.shape[1] if pcm.ndim == 2 else 0
