@@ -1,0 +1,189 @@
+"""The availability report: per split, how many manifest rows were downloaded and are valid.
+
+Reads ``{data_dir}/{D}/manifest.csv`` and, for every shard it names, ``clips/{S}.status.csv``
+(download) and ``clips/{S}.valid.csv`` (validation), and writes
+``{results_dir}/data/{D}_availability.md`` and ``.csv``: rows in the manifest, downloaded,
+valid, the reasons clips were lost (counted), and the paper's counts
+(``datasets.D.paper_counts``) beside them.
+
+The csv has one row per split and a ``total`` row: ``split,manifest,downloaded,valid,paper,
+valid_pct_of_paper,reasons`` (``reasons`` = ``"stage: status: reason (n); ..."``).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from datar.config import SPLITS, Config
+from datar.errors import DataError
+from datar.io import atomic_write, write_text_atomic
+
+STATUS_COLUMNS = ("clip_id", "status", "reason", "attempts", "bytes")
+VALID_COLUMNS = ("clip_id", "status", "reason", "duration", "sample_rate", "channels", "rms_dbfs")
+CSV_COLUMNS = ("split", "manifest", "downloaded", "valid", "paper", "valid_pct_of_paper", "reasons")
+
+
+@dataclass
+class SplitCounts:
+    """Counts of one split (or ``total``).
+
+    Attributes:
+        split: split name or ``total``.
+        manifest: rows in the manifest.
+        downloaded: clips whose download status is ``ok``.
+        valid: clips whose validation status is ``ok``.
+        paper: the paper's count for this split, if known.
+        reasons: ``"stage: status: reason"`` -> number of clips lost to it.
+    """
+
+    split: str
+    manifest: int = 0
+    downloaded: int = 0
+    valid: int = 0
+    paper: int | None = None
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def valid_pct_of_paper(self) -> float | None:
+        """Valid clips as a percentage of the paper's count."""
+        return None if not self.paper else 100.0 * self.valid / self.paper
+
+
+def read_table(path: Path, columns: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Rows of a status / validation csv keyed by clip id.
+
+    Raises:
+        DataError: the file is missing, lacks a column, or repeats a clip id (names the file).
+    """
+    if not path.is_file():
+        raise DataError(f"{path}: missing (run the download / validate job of this shard first)")
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DataError(f"{path}: header lacks column(s) {', '.join(missing)}")
+        out: dict[str, dict[str, str]] = {}
+        for row in reader:
+            if row["clip_id"] in out:
+                raise DataError(f"{path}: line {reader.line_num}: duplicate clip id {row['clip_id']!r}")
+            out[row["clip_id"]] = row
+    return out
+
+
+def read_manifest(path: Path) -> list[dict[str, str]]:
+    """The manifest's rows (``clip_id``, ``split``, ``shard`` needed)."""
+    if not path.is_file():
+        raise DataError(f"{path}: manifest missing (run the manifest step first)")
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in ("clip_id", "split", "shard") if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DataError(f"{path}: header lacks column(s) {', '.join(missing)}")
+        return list(reader)
+
+
+def count_availability(cfg: Config, dataset: str) -> list[SplitCounts]:
+    """Per-split counts of ``dataset`` (splits in train, val, test order, then ``total``).
+
+    Raises:
+        DataError: a status or validation csv is missing, or disagrees with the manifest
+            (a clip missing from, or extra in, its shard's file).
+    """
+    ds = cfg.dataset(dataset)
+    root = Path(cfg.data_dir) / dataset
+    rows = read_manifest(root / "manifest.csv")
+    by_shard: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        by_shard.setdefault(row["shard"], []).append(row)
+    counts = {s: SplitCounts(s, paper=ds.paper_counts.get(s)) for s in SPLITS}
+    for shard, members in by_shard.items():
+        status_path = root / "clips" / f"{shard}.status.csv"
+        valid_path = root / "clips" / f"{shard}.valid.csv"
+        status = read_table(status_path, STATUS_COLUMNS)
+        valid = read_table(valid_path, VALID_COLUMNS)
+        ids = {r["clip_id"] for r in members}
+        for path, table in ((status_path, status), (valid_path, valid)):
+            extra = sorted(set(table) - ids)
+            if extra:
+                raise DataError(f"{path}: clip {extra[0]!r} is not in shard {shard} of the manifest "
+                                f"({len(extra)} such; stale file from an older manifest? rerun this shard)")
+        for row in members:
+            cid, c = row["clip_id"], counts[row["split"]]
+            c.manifest += 1
+            st = status.get(cid)
+            if st is None:
+                raise DataError(f"{status_path}: no row for clip {cid!r} of shard {shard}")
+            if st["status"] != "ok":
+                c.reasons[f"download: {st['status']}: {st['reason'] or '-'}"] += 1
+                continue
+            c.downloaded += 1
+            va = valid.get(cid)
+            if va is None:
+                raise DataError(f"{valid_path}: no row for clip {cid!r} of shard {shard}")
+            if va["status"] == "ok":
+                c.valid += 1
+            else:
+                c.reasons[f"validate: {va['status']}: {va['reason'] or '-'}"] += 1
+    shown = [c for s, c in counts.items() if c.manifest or c.paper is not None]
+    total = SplitCounts("total", paper=sum(ds.paper_counts.values()) if ds.paper_counts else None)
+    for c in shown:
+        total.manifest += c.manifest
+        total.downloaded += c.downloaded
+        total.valid += c.valid
+        total.reasons.update(c.reasons)
+    return [*shown, total]
+
+
+def _reasons_text(reasons: Counter[str]) -> str:
+    return "; ".join(f"{r} ({n})" for r, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100.0 * part / whole:.1f}%" if whole else "-"
+
+
+def render_markdown(dataset: str, counts: Sequence[SplitCounts], *, demo: bool, max_reasons: int = 20) -> str:
+    """The availability report as Markdown (a counts table and a reasons table)."""
+    title = f"# Data availability: {dataset}" + (" (DEMO corpus, not the paper's data)" if demo else "")
+    lines = [title, "",
+             "| split | manifest | downloaded | valid | paper | valid / paper |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for c in counts:
+        paper = "-" if c.paper is None else str(c.paper)
+        lines.append(f"| {c.split} | {c.manifest} | {c.downloaded} ({_pct(c.downloaded, c.manifest)}) | "
+                     f"{c.valid} ({_pct(c.valid, c.manifest)}) | {paper} | {_pct(c.valid, c.paper or 0)} |")
+    lines += ["", "Downloaded and valid are counted against the manifest; the last column compares the "
+              "valid clips with the number the paper trained / tested on.", ""]
+    per_split = [c for c in counts if c.split != "total"]
+    rows = [(c.split, r, n) for c in per_split for r, n in c.reasons.items()]
+    if rows:
+        rows.sort(key=lambda t: (-t[2], t[0], t[1]))
+        lines += ["## Why clips were lost", "", "| split | stage: status: reason | clips |", "| --- | --- | ---: |"]
+        for split, reason, n in rows[:max_reasons]:
+            lines.append(f"| {split} | {reason.replace('|', '/')} | {n} |")
+        if len(rows) > max_reasons:
+            lines.append(f"| ... | {len(rows) - max_reasons} more (see the csv) | |")
+    else:
+        lines.append("No clip was lost.")
+    return "\n".join(lines) + "\n"
+
+
+def write_availability(cfg: Config, dataset: str) -> tuple[Path, Path]:
+    """Count and write ``{results_dir}/data/{dataset}_availability.{md,csv}``."""
+    counts = count_availability(cfg, dataset)
+    out = Path(cfg.results_dir) / "data"
+    csv_path = out / f"{dataset}_availability.csv"
+    with atomic_write(csv_path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(CSV_COLUMNS)
+        for c in counts:
+            pct = c.valid_pct_of_paper
+            w.writerow([c.split, c.manifest, c.downloaded, c.valid, "" if c.paper is None else c.paper,
+                        "" if pct is None else f"{pct:.2f}", _reasons_text(c.reasons)])
+    md_path = out / f"{dataset}_availability.md"
+    write_text_atomic(md_path, render_markdown(dataset, counts, demo=cfg.demo))
+    return md_path, csv_path
