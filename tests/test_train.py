@@ -1,0 +1,249 @@
+"""Training: end to end on synthetic shards, resume equality, SIGTERM, NaN loss, no-op rerun.
+
+Everything runs the real model (tiny), real feature shards (written with the feature stage's
+writer) and the real verbs, at 32 mel x 64 frames, 16 training clips, batch 8, 2 epochs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import pickle
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from datar.checkpoint import load_checkpoint
+from datar.cli import evaluate as evaluate_cli
+from datar.cli import train as train_cli
+from datar.config import TrainConfig, load_config
+from datar.errors import TrainingError
+from datar.features.shards import read_shard, write_shard
+from datar.train.faults import oom_guard
+from datar.train.loop import RunSpec, train_run
+from datar.train.progress import Progress, format_seconds
+from datar.train.sampler import EpochSampler
+from datar.train.schedule import lr_at
+from datar.train.seeding import rng_state, set_rng_state
+from datar.train.synthetic import write_synthetic_dataset
+
+REPO = Path(__file__).resolve().parent.parent
+MEL, FRAMES = 32, 64
+DATASET = "kinetics_sounds"
+
+
+def write_config(root: Path, data_dir: Path, **train: object) -> Path:
+    """The demo config pointed at ``data_dir``, shrunk to the test's input size."""
+    raw = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+    raw["data_dir"] = str(data_dir)
+    raw["results_dir"] = str(root / "results")
+    raw["fbank"].update(num_mel_bins=MEL, target_length=FRAMES, freq_mask=4, time_mask=8)
+    raw["train"].update({"epochs": {k: 2 for k in raw["train"]["epochs"]}, "batch_size": 8, "warmup_steps": 2,
+                         "num_workers": 0, **train})
+    path = root / "cfg.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("data")
+    write_synthetic_dataset(d, DATASET, heads={"label": 2}, splits={"train": 16, "val": 4, "test": 8},
+                            frames=FRAMES, mel=MEL, shard_size=8)
+    return d
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tuple[Path, Path]:
+    """An uninterrupted 2-epoch run through the CLI: (config path, run dir)."""
+    root = tmp_path_factory.mktemp("straight")
+    cfg = write_config(root, data_dir)
+    out = root / "run"
+    rc = train_cli.main(["--config", str(cfg), "--dataset", DATASET, "--variant", "datar", "--seed", "0",
+                         "--out", str(out), "--device", "cpu", "--progress", "off"])
+    assert rc == 0
+    return cfg, out
+
+
+def test_train_writes_every_file_and_evaluate_reads_it(straight):
+    cfg, out = straight
+    for name in ("checkpoint.pt", "checkpoint.pt.sha256", "last.ckpt", "last.ckpt.sha256", "log.csv",
+                 "config.yaml", "env.json"):
+        assert (out / name).is_file(), name
+    rows = list(csv.DictReader(io.StringIO((out / "log.csv").read_text())))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert [r["step"] for r in rows] == ["2", "4"]
+    assert set(rows[0]) == {"epoch", "step", "train_loss", "lr", "val_top1", "samples_per_s", "seconds"}
+    assert all(0.0 <= float(r["val_top1"]) <= 100.0 and float(r["samples_per_s"]) > 0 for r in rows)
+    env = json.loads((out / "env.json").read_text())
+    assert env["torch"] == torch.__version__ and "train" in env["argv"] and env["start_time"]
+    assert load_config(out / "config.yaml").fbank.num_mel_bins == MEL
+    ckpt = load_checkpoint(out / "checkpoint.pt")
+    assert (ckpt["variant"], ckpt["size"], ckpt["heads"], ckpt["epoch"]) == ("datar", "tiny", {"label": 2}, 2)
+    assert ckpt["pretrained"] is False
+    last = load_checkpoint(out / "last.ckpt")
+    assert last["finished"] and last["global_step"] == 4 and "optimizer" in last and "rng" in last
+
+    assert evaluate_cli.main(["--config", str(cfg), "--run", str(out), "--device", "cpu"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_clips"] == 8 and set(metrics["metrics"]) == {"top1", "top5"}
+    assert metrics["metrics"]["top5"] == 100.0  # 2 classes: the true one is always in the top 5
+    assert (metrics["dataset"], metrics["variant"], metrics["seed"], metrics["demo"]) == (DATASET, "datar", 0, True)
+    preds = list(csv.DictReader(io.StringIO((out / "predictions.csv").read_text())))
+    assert len(preds) == 8 and preds[0]["label_true"] in {"label_0", "label_1"}
+
+
+def test_completed_run_rerun_is_a_noop(straight):
+    cfg, out = straight
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    t0 = time.perf_counter()
+    rc = train_cli.main(["--config", str(cfg), "--dataset", DATASET, "--variant", "datar", "--seed", "0",
+                         "--out", str(out), "--device", "cpu", "--progress", "off"])
+    assert rc == 0 and time.perf_counter() - t0 < 10
+    after = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert before == after
+
+
+def test_resume_mid_epoch_and_at_boundary_matches_straight_run(straight, tmp_path):
+    cfg_path, ref = straight
+    cfg = load_config(cfg_path)
+    spec = RunSpec(dataset=DATASET, variant="datar", seed=0, out=tmp_path / "run", device="cpu")
+    first = train_run(cfg, spec, progress_mode="off", stop_after_steps=1)  # inside epoch 1
+    assert first.status == "interrupted" and first.exit_code == 75 and first.step == 1
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+    torch.manual_seed(1234)  # disturb every global RNG: the resume must restore them
+    np.random.seed(99)
+    random.seed(7)
+    second = train_run(cfg, spec, progress_mode="off", stop_after_steps=2)  # at the end of epoch 1
+    assert second.status == "interrupted" and second.step == 2
+    third = train_run(cfg, spec, progress_mode="off")
+    assert third.status == "completed" and third.step == 4
+    a = load_checkpoint(ref / "checkpoint.pt")["model"]
+    b = load_checkpoint(tmp_path / "run" / "checkpoint.pt")["model"]
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a), "resumed weights differ from the straight run"
+    rows_a = list(csv.DictReader(io.StringIO((ref / "log.csv").read_text())))
+    rows_b = list(csv.DictReader(io.StringIO((tmp_path / "run" / "log.csv").read_text())))
+    assert [(r["train_loss"], r["val_top1"], r["lr"]) for r in rows_a] == \
+        [(r["train_loss"], r["val_top1"], r["lr"]) for r in rows_b]
+
+
+def test_sigterm_saves_exits_75_then_resume_completes(data_dir, tmp_path):
+    cfg = write_config(tmp_path, data_dir)
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "datar", "train", "--config", str(cfg), "--dataset", DATASET, "--variant", "ast",
+           "--seed", "1", "--out", str(out), "--device", "cpu", "--progress", "lines"]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:  # the handler is installed before this message is printed
+        seen.append(line)
+        if "training from scratch" in line:
+            proc.send_signal(signal.SIGTERM)
+            break
+    rest, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 75, "".join(seen) + (rest or "")
+    assert (out / "last.ckpt").is_file() and not (out / "checkpoint.pt").exists()
+    state = load_checkpoint(out / "last.ckpt")
+    assert not state["finished"] and state["global_step"] >= 1
+    rc = train_cli.main(["--config", str(cfg), "--dataset", DATASET, "--variant", "ast", "--seed", "1",
+                         "--out", str(out), "--device", "cpu", "--progress", "off"])
+    assert rc == 0 and (out / "checkpoint.pt").is_file()
+    assert [r["epoch"] for r in csv.DictReader(io.StringIO((out / "log.csv").read_text()))] == ["1", "2"]
+
+
+def test_nan_fbank_stops_with_step_and_clip_ids(tmp_path):
+    data = tmp_path / "data"
+    write_synthetic_dataset(data, DATASET, heads={"label": 2}, splits={"train": 8, "test": 4},
+                            frames=FRAMES, mel=MEL, shard_size=8)
+    shard = data / DATASET / "fbank" / "train-00000.safetensors"
+    sd = read_shard(shard)
+    fb = sd.fbank.clone()
+    fb[3] = float("nan")  # one clip; stats.json stays as computed from clean data
+    write_shard(shard, type(sd)(fbank=fb, labels=sd.labels, n_frames=sd.n_frames, clip_ids=sd.clip_ids,
+                                dataset=sd.dataset, shard=sd.shard, fbank_config=sd.fbank_config))
+    cfg = load_config(write_config(tmp_path, data))
+    spec = RunSpec(dataset=DATASET, variant="ast", seed=0, out=tmp_path / "run", device="cpu")
+    with pytest.raises(TrainingError, match=r"non-finite training loss .* epoch 1, step 1; .*") as err:
+        train_run(cfg, spec, progress_mode="off")
+    assert sd.clip_ids[3] in str(err.value)
+
+
+def test_oom_names_the_setting_to_lower():
+    with pytest.raises(TrainingError, match=r"lower train\.batch_size.*model\.size or fbank\.target_length"):
+        with oom_guard(batch_size=12, size="B", target_length=1024, phase="epoch 1, step 3"):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    with pytest.raises(ValueError):
+        with oom_guard(batch_size=12, size="B", target_length=1024, phase="x"):
+            raise ValueError("not memory")
+
+
+def _train_cfg(**kw: object) -> TrainConfig:
+    base = dict(lr=1.0, batch_size=4, epochs={"d": 10}, warmup_steps=0, schedule="step", lr_decay=0.5,
+                lr_decay_start_epoch=2, lr_decay_every=2)
+    base.update(kw)
+    return TrainConfig(**base)  # type: ignore[arg-type]
+
+
+def test_step_schedule_follows_ast_milestones_and_warmup():
+    t = _train_cfg()
+    # 10 steps per epoch; milestones after epochs 2, 4, 6 ...
+    got = [lr_at(t, e * 10, steps_per_epoch=10, total_steps=100) for e in range(7)]
+    assert got == [1.0, 1.0, 0.5, 0.5, 0.25, 0.25, 0.125]
+    w = _train_cfg(warmup_steps=4, schedule="constant")
+    assert [lr_at(w, s, steps_per_epoch=10, total_steps=100) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    c = _train_cfg(schedule="cosine")
+    assert lr_at(c, 0, steps_per_epoch=10, total_steps=100) == 1.0
+    assert lr_at(c, 50, steps_per_epoch=10, total_steps=100) == pytest.approx(0.5)
+    assert lr_at(c, 100, steps_per_epoch=10, total_steps=100) == pytest.approx(0.0)
+
+
+def test_sampler_resume_and_ranks():
+    full = EpochSampler(10, seed=3, epoch=1).order()
+    assert sorted(full) == list(range(10)) and full != EpochSampler(10, seed=3, epoch=2).order()
+    assert list(EpochSampler(10, seed=3, epoch=1, start=4)) == full[4:]
+    shares = [EpochSampler(10, seed=3, epoch=1, rank=r, world_size=3).order() for r in range(3)]
+    assert all(len(s) == 4 for s in shares) and set(sum(shares, [])) == set(range(10))
+
+
+def test_rng_state_round_trips_through_weights_only_load(tmp_path):
+    state = rng_state()
+    expect = (torch.rand(3), np.random.rand(3), random.random())
+    path = tmp_path / "rng.pt"
+    torch.save(state, path)
+    set_rng_state(torch.load(path, weights_only=True))
+    got = (torch.rand(3), np.random.rand(3), random.random())
+    assert torch.equal(expect[0], got[0]) and np.array_equal(expect[1], got[1]) and expect[2] == got[2]
+    pickle.dumps(state)  # plain data
+
+
+def test_progress_bar_on_tty_and_lines_in_logs():
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty = Tty()
+    bar = Progress(4, stream=tty)
+    bar.start(0)
+    bar.update(4, 1, 2, 0.5)
+    assert "\r" in tty.getvalue() and "4/4" in tty.getvalue() and "eta" in tty.getvalue()
+    log = io.StringIO()
+    plain = Progress(4, stream=log)
+    plain.start(0)
+    plain.update(2, 1, 2, 0.5)
+    assert log.getvalue() == ""
+    plain.epoch_end({"epoch": 1, "step": 2, "train_loss": 0.5, "lr": 1e-3, "val_top1": None,
+                     "samples_per_s": 10.0, "seconds": 1.0}, 2, 2)
+    assert log.getvalue().count("\n") == 1 and log.getvalue().startswith("epoch 1/2 step 2")
+    assert format_seconds(3725) == "1:02:05" and format_seconds(65) == "1:05"
