@@ -249,3 +249,9 @@ def test_ast_patch_grid_and_tokens():
     assert model.grid == (12, 101)
     emb = model.audio_spectrogram_transformer.embeddings.position_embeddings
     assert emb.shape[1] == 12 * 101 + 2
+
+
+def test_registry_matches_torch_free_variant_names():
+    from datar.variants import MODEL_VARIANTS
+
+    assert tuple(VARIANTS) == tuple(MODEL_VARIANTS)
