@@ -15,12 +15,12 @@ rule fbank:
     params:
         cfg=CONFIG_PATH,
         sections=section_hash("fbank", "audio"),
-    threads: 1
+    threads: 2
     conda:
         ENV
     shell:
-        "OMP_NUM_THREADS={threads} python -m datar fbank --config {params.cfg}"
-        " --dataset {wildcards.dataset} --shard {wildcards.shard} > {log} 2>&1"
+        "OMP_NUM_THREADS=1 python -m datar fbank --config {params.cfg}"
+        " --dataset {wildcards.dataset} --shard {wildcards.shard} --workers {threads} > {log} 2>&1"
 
 
 rule stats:
