@@ -39,12 +39,17 @@ done
 t0=$(date +%s.%N)
 
 # ---------------------------------------------------------------- already up?
+# A cluster started by another version of these scripts is restarted (its config differs).
+version="$(cat "$here/up.sh" "$here/common.sh" | sha256sum | cut -c1-16)"
 if [ -f "$STATE/mode" ] && node_ready && all_running; then
-    if [ "$(cat "$STATE/mode")" = "$accounting" ]; then
+    if [ "$(cat "$STATE/version" 2>/dev/null)" != "$version" ]; then
+        log "up, but started by another version of up.sh: restarting"
+    elif [ "$(cat "$STATE/mode")" = "$accounting" ]; then
         log "already up ($(mode_name "$accounting")), node $(node_state); nothing to do"
         exit 0
+    else
+        log "up in the other mode ($(mode_name "$(cat "$STATE/mode")")): restarting"
     fi
-    log "up in the other mode ($(mode_name "$(cat "$STATE/mode")")): restarting"
 fi
 "$here/down.sh" --quiet || true
 
@@ -78,6 +83,7 @@ def_mem=$(( real_mb / ncpu < 1000 ? real_mb / ncpu : 1000 ))
 rm -rf "$STATE"
 mkdir -p "$STATE"/{log,spool,ctld,run}
 echo "$accounting" >"$STATE/mode"
+echo "$version" >"$STATE/version"
 mkdir -p /etc/slurm
 
 # Refuse to overwrite a slurm.conf that is not ours (a real cluster's).
