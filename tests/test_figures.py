@@ -18,7 +18,7 @@ from datar.features.shards import ShardData, write_shard
 from datar.features.stats import Stats, write_stats
 from datar.models import adapted_input, build_model
 from datar.report.fig_adaptor import adaptor_figure
-from datar.report.fig_common import test_clips as load_test_clips
+from datar.report.fig_common import sample_test_clips
 from datar.report.fig_curves import read_log
 from datar.report.fig_deform import to_input_coords
 
@@ -74,7 +74,7 @@ def test_figure_adaptor_cli_writes_png_and_pdf(work):
 
 
 def test_clips_are_normalised_with_stats(work):
-    clips = load_test_clips(load_config(work["config"]), "kinetics_sounds", ["label"], 2, target_length=T, num_mel_bins=M)
+    clips = sample_test_clips(load_config(work["config"]), "kinetics_sounds", ["label"], 2, target_length=T, num_mel_bins=M)
     assert clips.clip_ids == ["clip0", "clip2"]  # evenly spread over the test split
     expected = (work["fbank"][[0, 2]].half().float() + 5.0) / (2 * 2.0)
     torch.testing.assert_close(clips.fbank, expected)

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from datar.config import Config
 from datar.errors import CheckpointError
-from datar.report.fig_common import DEMO_NOTE, load_run_model, save_figure, spectrogram_extent, test_clips
+from datar.report.fig_common import DEMO_NOTE, load_run_model, sample_test_clips, save_figure, spectrogram_extent
 
 
 def adaptor_figure(x: torch.Tensor, adapted: torch.Tensor, added: torch.Tensor, *, clip_ids: list[str],
@@ -75,7 +75,7 @@ def render_adaptor_figure(cfg: Config, run_dir: str | os.PathLike[str], out_pref
     if not dataset:
         raise CheckpointError(f"{Path(run_dir) / 'checkpoint.pt'}: checkpoint does not record its dataset")
     k = clips if clips is not None else (cfg.figures.fig1.clips if cfg.figures.fig1 else 3)
-    data = test_clips(cfg, dataset, list(payload["heads"]), k,
+    data = sample_test_clips(cfg, dataset, list(payload["heads"]), k,
                       target_length=int(payload["target_length"]), num_mel_bins=int(payload["num_mel_bins"]))
     adapted, added = adapted_input(model, data.fbank)
     title = f"Fig. 1 (reproduced): learnable input adaptor, {payload['variant']} on {dataset} test clips"

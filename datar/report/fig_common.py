@@ -45,7 +45,7 @@ def load_run_model(run_dir: str | os.PathLike[str]) -> tuple[nn.Module, dict[str
     return model_from_checkpoint(Path(run_dir) / "checkpoint.pt")
 
 
-def test_clips(cfg: Config, dataset: str, heads: Sequence[str], k: int, *, target_length: int,
+def sample_test_clips(cfg: Config, dataset: str, heads: Sequence[str], k: int, *, target_length: int,
                num_mel_bins: int) -> Clips:
     """``k`` test clips of ``dataset``, evenly spread over its test split, normalised with its stats.
 

@@ -19,7 +19,14 @@ from matplotlib.figure import Figure
 
 from datar.config import Config
 from datar.errors import CheckpointError
-from datar.report.fig_common import DEMO_NOTE, load_run_model, save_figure, seconds, spectrogram_extent, test_clips
+from datar.report.fig_common import (
+    DEMO_NOTE,
+    load_run_model,
+    sample_test_clips,
+    save_figure,
+    seconds,
+    spectrogram_extent,
+)
 
 
 def to_input_coords(pts: torch.Tensor, fmap_size: tuple[int, int], *, n_mel: int, n_frames: int) -> np.ndarray:
@@ -117,7 +124,7 @@ def render_deform_figure(cfg: Config, run_dir: str | os.PathLike[str], out_prefi
     dataset = payload.get("dataset")
     if not dataset:
         raise CheckpointError(f"{ckpt}: checkpoint does not record its dataset")
-    data = test_clips(cfg, dataset, list(payload["heads"]), clips,
+    data = sample_test_clips(cfg, dataset, list(payload["heads"]), clips,
                       target_length=int(payload["target_length"]), num_mel_bins=int(payload["num_mel_bins"]))
     layers = collect_sampling_points(model, data.fbank)
     if not layers:

@@ -218,7 +218,8 @@ def collect_provenance(cfg: Config, table: Table, paper: PaperNumbers, *, measur
             items.append((f"compute, {row_label(row.key)}", text))
     if convention:
         items.append(("counting convention", f"{convention}; classes per head: "
-                      f"{', '.join(f'{h}={n}' for h, n in heads.items())} ({head_src})"))
+                      f"{', '.join(f'{h}={n}' for h, n in heads.items())} ({head_src}). "
+                      "The paper does not state its convention for its GMACs figures."))
 
     # classes (Kinetics-Sounds)
     if ds.classes:
