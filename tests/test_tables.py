@@ -197,8 +197,8 @@ def test_provenance_lines_and_data_version_mismatch(tmp_path):
         assert needed in labels, needed
     text = dict(prov.items)
     assert "deadbeef" in text["code"] and cfg.sha256 in text["config sha256"]
-    assert "train: 2 of 3 listed (paper: 22,914)" in text["clips available"]
-    assert "test: 1 of 1 listed (paper: 1,585)" in text["clips available"]
+    assert "train: 2 usable of 3 listed (paper: 22,914)" in text["clips available"]
+    assert "test: 1 usable of 1 listed (paper: 1,585)" in text["clips available"]
     assert text["weights, AST"].startswith("pretrained") and "from scratch" in text["weights, DATAR (deformable + adaptor, λ=0.005)"]
     compute = text["compute, DATAR (deformable + adaptor, λ=0.005)"]
     assert "M parameters" in compute and "GMACs conv+linear" in compute and "paper: 93.3" in compute
@@ -207,6 +207,21 @@ def test_provenance_lines_and_data_version_mismatch(tmp_path):
     assert any("disagree on the config sha256" in w for w in prov.warnings)
     assert "**WARNING: DATA VERSION MISMATCH" in md
     assert r"\textbf{WARNING: DATA VERSION MISMATCH" in tex
+
+
+def test_availability_report_per_split_format(tmp_path):
+    """The data stage's csv: one row per split plus a total row."""
+    cfg = make_cfg(tmp_path)
+    avail = tmp_path / "results" / "data" / "vggsound_availability.csv"
+    avail.parent.mkdir(parents=True)
+    avail.write_text("split,manifest,downloaded,valid,paper,valid_pct_of_paper,reasons\n"
+                     "train,200,190,185,159223,0.1,\"download: unavailable: dead (10)\"\n"
+                     "test,60,58,57,12790,0.4,\ntotal,260,248,242,,,\n")
+    _, prov, _, _, _ = render(cfg, "table2", [])
+    text = dict(prov.items)["clips available"]
+    assert "train: 185 usable of 200 listed, 190 downloaded (paper: 159,223)" in text
+    assert "test: 57 usable of 60 listed, 58 downloaded (paper: 12,790)" in text
+    assert "total" not in text.split("[")[0]
 
 
 def test_kinetics_class_list_printed(tmp_path):

@@ -1,15 +1,16 @@
 """Clips actually available per split, read from ``{results}/data/{D}_availability.csv``.
 
-The availability report is written by the data stage; this reader accepts either one row
-per clip (``clip_id, split, status``) or one row per split with an ``ok``-like count column,
-so the tables keep working if that report gains columns.
+The data stage (:mod:`datar.data.availability`) writes one row per split and a ``total``
+row: ``split,manifest,downloaded,valid,paper,...``. This reader also accepts one row per
+clip (``clip_id, split, status``) or another ``ok``-like count column, so the tables keep
+working if that report changes shape.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from datar.errors import DataError
@@ -27,11 +28,13 @@ class Availability:
         path: the csv read.
         available: split -> usable clips.
         listed: split -> clips listed in the manifest (when the csv says).
+        downloaded: split -> clips downloaded (when the csv says).
     """
 
     path: str
     available: dict[str, int]
     listed: dict[str, int]
+    downloaded: dict[str, int] = field(default_factory=dict)
 
 
 def _int(value: str | None) -> int | None:
@@ -68,6 +71,7 @@ def read_availability(path: str | os.PathLike[str]) -> Availability | None:
     if ok_col is None:
         raise DataError(f"{p}: availability csv has no per-clip status nor an ok count column (columns: {', '.join(cols)})")
     total_col = next((c for c in _TOTAL_COLUMNS if c in cols), None)
+    downloaded: dict[str, int] = {}
     for r in rows:
         split = r["split"]
         if split.lower() in _SPLIT_TOTAL_NAMES:
@@ -78,4 +82,7 @@ def read_availability(path: str | os.PathLike[str]) -> Availability | None:
         tot = _int(r.get(total_col)) if total_col else None
         if tot is not None:
             listed[split] = listed.get(split, 0) + tot
-    return Availability(path=str(p), available=available, listed=listed)
+        got = _int(r.get("downloaded"))
+        if got is not None:
+            downloaded[split] = downloaded.get(split, 0) + got
+    return Availability(path=str(p), available=available, listed=listed, downloaded=downloaded)

@@ -170,9 +170,12 @@ def collect_provenance(cfg: Config, table: Table, paper: PaperNumbers, *, measur
         paper_n = ds.paper_counts.get(split)
         ours = avail.available.get(split) if avail else None
         listed = avail.listed.get(split) if avail else None
-        text = f"{split}: {_fmt_count(ours) if ours is not None else 'unknown'}"
+        text = f"{split}: {_fmt_count(ours) if ours is not None else 'unknown'} usable"
         if listed is not None:
             text += f" of {_fmt_count(listed)} listed"
+        got = avail.downloaded.get(split) if avail else None
+        if got is not None:
+            text += f", {_fmt_count(got)} downloaded"
         text += f" (paper: {_fmt_count(paper_n) if paper_n is not None else '—'})"
         parts.append(text)
     src = str(apath) if avail else f"{apath} absent"
