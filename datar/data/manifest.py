@@ -34,7 +34,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from datar.config import SPLITS, Config, DatasetConfig
 from datar.data.sources import ResolvedSource, resolve_source
@@ -69,8 +69,7 @@ class BadRow(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One checked manifest row (``end`` None = to the end of the source)."""
 
     clip_id: str
@@ -482,7 +481,7 @@ def build_manifest(cfg: Config, dataset: str, sources: Sequence[ResolvedSource])
     frac = cfg.manifest.val_fraction
     if frac > 0:
         entries = [
-            Entry(e.clip_id, e.source, e.start, e.end, "val", e.labels, e.origin, e.line)
+            e._replace(split="val")
             if e.split == "train" and val_draw(e.clip_id) < frac else e
             for e in entries
         ]
