@@ -73,6 +73,7 @@ def test_mean_std_and_cells(tmp_path):
     ]
     _, _, md, _, text = render(cfg, "table2", paths)
     rows = md_rows(md)
+    assert "Trained from scratch (no pretrained weights): all reproduced rows." in md
     datar = rows["DATAR (deformable + adaptor, λ=0.005)"]
     # Model | T1 paper | T1 repro | T1 Δ | T5 paper | T5 repro | T5 Δ | n | note
     assert datar[1:8] == ["55.5", "71.0 ± 1.4", "+15.5", "80.2", "91.5 ± 2.1", "+11.3", "2"]
@@ -206,6 +207,7 @@ def test_provenance_lines_and_data_version_mismatch(tmp_path):
     assert any("DATA VERSION MISMATCH" in w and "v2" in w for w in prov.warnings)
     assert any("disagree on the config sha256" in w for w in prov.warnings)
     assert "**WARNING: DATA VERSION MISMATCH" in md
+    assert "*Trained from scratch (no pretrained weights): DATAR (deformable + adaptor, λ=0.005)." in md
     assert r"\textbf{WARNING: DATA VERSION MISMATCH" in tex
 
 

@@ -46,7 +46,18 @@ def row_note(table: Table, row: Row) -> str:
     if not row.runs:
         return NOT_RUN
     missing = [s for s in table.configured_seeds if s not in row.seeds]
-    return f"seeds {', '.join(map(str, row.seeds))}" + (f"; missing {', '.join(map(str, missing))}" if missing else "")
+    found = f"seed{'s' if row.n > 1 else ''} {', '.join(map(str, row.seeds))}"
+    return found + (f"; missing {', '.join(map(str, missing))}" if missing else "")
+
+
+def weights_note(table: Table) -> str | None:
+    """A line under the title when any shown run was trained from scratch (the paper fine-tunes)."""
+    scratch = [row.label for row in table.rows if any(r.pretrained is False for r in row.runs)]
+    if not scratch:
+        return None
+    who = "all reproduced rows" if len(scratch) == sum(1 for r in table.rows if r.runs) else ", ".join(scratch)
+    return (f"Trained from scratch (no pretrained weights): {who}. "
+            "The paper starts from ImageNet-1k weights.")
 
 
 def _cells(table: Table, row: Row) -> list[str]:
@@ -69,6 +80,9 @@ def _header(table: Table) -> list[str]:
 def to_markdown(table: Table, prov: Provenance) -> str:
     """The table as Markdown, with legend and provenance."""
     lines = [f"# {table.title}", ""]
+    note = weights_note(table)
+    if note:
+        lines += [f"*{note}*", ""]
     for w in prov.warnings:
         lines.append(f"> **WARNING: {w}**")
     if prov.warnings:
@@ -122,6 +136,9 @@ def to_latex(table: Table, prov: Provenance) -> str:
     lines += [r"\bottomrule", r"\end{tabular}}", "", r"\smallskip", r"\begin{minipage}{\linewidth}\footnotesize"]
     for w in prov.warnings:
         lines.append(rf"\textbf{{WARNING: {tex_escape(w)}}}\\")
+    note = weights_note(table)
+    if note:
+        lines.append(rf"\textit{{{tex_escape(note)}}}\\")
     lines.append(tex_escape(LEGEND) + r"\\")
     for label, text in prov.items:
         lines.append(rf"\textit{{{tex_escape(label)}}}: {tex_escape(text)}\\")
