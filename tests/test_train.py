@@ -161,6 +161,8 @@ def test_sigterm_saves_exits_75_then_resume_completes(data_dir, tmp_path):
                          "--out", str(out), "--device", "cpu", "--progress", "off"])
     assert rc == 0 and (out / "checkpoint.pt").is_file()
     assert [r["epoch"] for r in csv.DictReader(io.StringIO((out / "log.csv").read_text()))] == ["1", "2"]
+    env = json.loads((out / "env.json").read_text())
+    assert len(env["previous_invocations"]) == 1  # the interrupted start is kept
 
 
 def test_nan_fbank_stops_with_step_and_clip_ids(tmp_path):

@@ -17,6 +17,7 @@ remaining batches.)
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
@@ -424,6 +425,18 @@ def _already_complete(out: Path, epochs: int, recipe_sha: str) -> list[dict[str,
     return [] if st.log_complete(out, epochs) else None
 
 
+def _previous_envs(path: Path) -> list[dict[str, Any]]:
+    """Earlier invocations recorded in ``env.json`` (a resumed run keeps its history)."""
+    try:
+        prev = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(prev, dict):
+        return []
+    history = list(prev.pop("previous_invocations", []) or [])
+    return history + [prev]
+
+
 def train_run(cfg: Config, spec: RunSpec, *, progress_mode: Mode | None = None,
               stop: StopRequest | None = None, stop_after_steps: int | None = None) -> RunResult:
     """Train one run, resuming from ``spec.out/last.ckpt`` when present.
@@ -469,6 +482,7 @@ def train_run(cfg: Config, spec: RunSpec, *, progress_mode: Mode | None = None,
             out.mkdir(parents=True, exist_ok=True)
             write_text_atomic(out / st.CONFIG, dump_config(cfg))
             env = env_info(spec.argv, device=device, world_size=info.world_size)
+            env["previous_invocations"] = _previous_envs(out / st.ENV)
             write_json_atomic(out / st.ENV, env)
         trainer.setup()
         if trainer.pos.finished:
