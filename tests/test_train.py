@@ -249,3 +249,22 @@ def test_progress_bar_on_tty_and_lines_in_logs():
                      "samples_per_s": 10.0, "seconds": 1.0}, 2, 2)
     assert log.getvalue().count("\n") == 1 and log.getvalue().startswith("epoch 1/2 step 2")
     assert format_seconds(3725) == "1:02:05" and format_seconds(65) == "1:05"
+
+
+@pytest.mark.slow
+def test_torchrun_two_cpu_processes_train_and_only_rank0_writes(data_dir, tmp_path):
+    cfg = write_config(tmp_path, data_dir)
+    out = tmp_path / "run"
+    torchrun = Path(sys.executable).with_name("torchrun")
+    cmd = [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "datar", "train", "--config", str(cfg),
+           "--dataset", DATASET, "--variant", "ast", "--seed", "0", "--out", str(out), "--device", "cpu",
+           "--progress", "lines"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads((out / "env.json").read_text())["world_size"] == 2
+    rows = list(csv.DictReader(io.StringIO((out / "log.csv").read_text())))
+    assert [r["step"] for r in rows] == ["1", "2"]  # 16 clips / 2 ranks / batch 8
+    assert proc.stderr.count("epoch 1/2 step 1") == 1  # rank 1 prints nothing
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted(
+        ["checkpoint.pt", "checkpoint.pt.sha256", "last.ckpt", "last.ckpt.sha256", "log.csv", "config.yaml",
+         "env.json"])
