@@ -3,6 +3,7 @@
 Rerun (from the repo root):
 
     .venv/bin/python benchmarks/training_throughput.py --mode cpu
+    .venv/bin/python benchmarks/training_throughput.py --mode cpu --threads 1
     .venv/bin/python benchmarks/training_throughput.py --mode cuda --peak-tflops 989   # H100 SXM bf16 dense
 
 ``cpu``: the demo's input (config/demo.yaml: 64 mel x 256 frames, batch 16), size ``tiny``,
@@ -125,8 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--peak-tflops", type=float, default=None,
                    help="the accelerator's peak dense bf16 TFLOP/s, for MFU (e.g. 989 for H100 SXM)")
+    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     p.add_argument("--json", default=None, help="also write the result here")
     a = p.parse_args(argv)
+    if a.threads is not None:
+        torch.set_num_threads(a.threads)
     if a.mode == "cuda" and not torch.cuda.is_available():
         print("--mode cuda: no CUDA device here; nothing measured")
         return 1
