@@ -96,7 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # `python -m datar.cli.dvc_check` works before the verb is registered
     import sys
 
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

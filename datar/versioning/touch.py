@@ -45,7 +45,7 @@ def touch_targets(configfile: str | os.PathLike[str], targets: list[str], *, roo
     cmd = [sys.executable, "-m", "snakemake", "--touch", "--cores", "1", "--configfile", str(configfile)]
     if snakefile is not None:
         cmd += ["--snakefile", str(snakefile)]
-    proc = subprocess.run([*cmd, *targets], cwd=root, capture_output=True, text=True)
+    proc = subprocess.run([*cmd, "--", *targets], cwd=root, capture_output=True, text=True)
     if proc.returncode != 0:
         raise DataError(f"`snakemake --touch` failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
