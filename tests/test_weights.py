@@ -75,7 +75,8 @@ def test_dat_official_layout_loads_and_adapts():
     model = build_model("datar", size="tiny", heads={"label": 5}, num_mel_bins=M, target_length=T)
     sd = official_dat_state_dict()
     assert detect_format(sd) == "dat"
-    report = load_pretrained(model, {"model": sd})
+    report = load_pretrained(model, {"model": sd, "optimizer": {}, "lr_scheduler": {}, "max_accuracy": 82.0,
+                                     "epoch": 299, "config": "..."})  # the official checkpoint wrapper
     assert isinstance(report, LoadReport) and report.source_format == "dat"
     assert not report.unexpected and not report.mismatched, report
     # Only the new parts keep their initialisation: the adaptor and the label head.

@@ -76,9 +76,10 @@ class LoadReport:
 def _unwrap(state_dict: dict) -> dict[str, torch.Tensor]:
     if not isinstance(state_dict, dict):
         raise ValueError(f"state_dict: expected a dict of tensors, got {type(state_dict).__name__}")
-    for key in ("model", "state_dict"):
-        if key in state_dict and isinstance(state_dict[key], dict) and len(state_dict) <= 4:
-            state_dict = state_dict[key]
+    for key in ("model", "state_dict"):  # training checkpoints: {"model": ..., "optimizer": ..., ...}
+        inner = state_dict.get(key)
+        if isinstance(inner, dict) and any(isinstance(v, torch.Tensor) for v in inner.values()):
+            state_dict = inner
             break
     out = {}
     for k, v in state_dict.items():
