@@ -166,9 +166,11 @@ TOY = textwrap.dedent(
         output: "out/fetch.txt"
         shell: "echo job=${{SLURM_JOB_ID:-none}} > {output}"
 
-    rule prepare:                      # a CPU job
+    rule prepare:                      # a CPU job that fails once: the profile's retries resubmit it
         output: "out/prepare.txt"
-        shell: "echo job=$SLURM_JOB_ID cuda=${{CUDA_VISIBLE_DEVICES:-none}} > {output}"
+        shell:
+            "if [ ! -e out/prepare.failed-once ]; then touch out/prepare.failed-once; exit 3; fi; "
+            "echo job=$SLURM_JOB_ID cuda=${{CUDA_VISIBLE_DEVICES:-none}} > {output}"
 
     rule train:                        # GPU jobs: set-resources in the profile
         input: "out/fetch.txt"
@@ -199,14 +201,19 @@ def test_profile_submits_gpu_jobs_and_keeps_local_rules_local(cluster, tmp_path)
 
     jobs = slurm_jobs(log, cluster)
     rules = job_rules(jobs, work)
-    by_rule = {rules[jobid]: job for jobid, job in jobs.items()}
-    assert sorted(by_rule) == ["evaluate", "prepare", "train"], jobs  # not fetch
+    by_rule: dict[str, list[dict]] = {}
+    for jobid in sorted(jobs, key=int):
+        by_rule.setdefault(rules[jobid], []).append(jobs[jobid])
+    assert sorted(by_rule) == ["evaluate", "prepare", "train"], jobs  # fetch stayed local
     for rule in ("train", "evaluate"):
-        assert asks_for_a_gpu(by_rule[rule]), by_rule[rule]
-        assert by_rule[rule]["partition"] == "gpu"
-        assert by_rule[rule]["state"].startswith("COMPLETED")
-    assert not asks_for_a_gpu(by_rule["prepare"]), by_rule["prepare"]
-    assert by_rule["prepare"]["partition"] == "cpu"  # the cluster's default partition
+        [job] = by_rule[rule]
+        assert asks_for_a_gpu(job), job
+        assert job["partition"] == "gpu"
+        assert job["state"].startswith("COMPLETED")
+    # prepare: a CPU job in the default partition, failed once, resubmitted (retries: 2)
+    assert [j["state"].split()[0] for j in by_rule["prepare"]] == ["FAILED", "COMPLETED"], by_rule["prepare"]
+    for job in by_rule["prepare"]:
+        assert not asks_for_a_gpu(job) and job["partition"] == "cpu", job
 
 
 # ----------------------------------------------------------------------------- the demo's runs
