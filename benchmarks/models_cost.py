@@ -114,10 +114,10 @@ def render(rows: list[dict], out_md: Path, out_png: Path, max_seconds: float, re
         f"Counting convention: {CONVENTION}.",
         f"Latency: forward pass, batch 1, no grad, after one untimed pass (the MAC count); the first timed",
         f"pass (the 'one run' the issue asks for) and the minimum over {repeats} passes (less disturbed by",
-        f"other processes; growth slopes use it). Cells are skipped if the",
+        f"other processes; growth slopes use it where recorded, else the one run). Cells are skipped if the",
         f"previous length of the same model took more than {max_seconds:.0f} s or the pass failed.",
         "",
-        "The machine is shared: the last column is the 1-minute load average when the cell ran.",
+        "The machine is shared: the load column is the 1-minute load average when the cell ran.",
         "Cells timed while the load exceeded the core count are slowed by other processes; compare",
         "latencies only between cells of similar load, and GMACs (which are exact) otherwise.",
         "",
@@ -127,7 +127,9 @@ def render(rows: list[dict], out_md: Path, out_png: Path, max_seconds: float, re
     for r in rows:
         if "latency_s" in r:
             lines.append(f"| {r['model']} | {r['frames']} | {r['params_M']:.1f} | {r['gmacs_conv_linear']:.1f} | "
-                         f"{r['gmacs_total']:.1f} | {r['latency_first_s']:.2f} | {r['latency_s']:.2f} | {r['load_1min']:.1f} | |")
+                         f"{r['gmacs_total']:.1f} | {r.get('latency_first_s', r['latency_s']):.2f} | "
+                         f"{r['latency_s'] if 'latency_first_s' in r else float('nan'):.2f} | "
+                         f"{r['load_1min'] if 'load_1min' in r else float('nan'):.1f} | |")
         else:
             lines.append(f"| {r['model']} | {r['frames']} | | | | | | | {r.get('note', '')} |")
     lines += [
@@ -173,7 +175,7 @@ def render(rows: list[dict], out_md: Path, out_png: Path, max_seconds: float, re
         (line,) = axes[0].plot(f, [r["gmacs_total"] for r in pts], "o-", label=f"{label} total")
         axes[0].plot(f, [r["gmacs_conv_linear"] for r in pts], "x--", color=line.get_color(), label=f"{label} conv+linear")
         axes[1].plot(f, [r["latency_s"] for r in pts], "o-", color=line.get_color(), label=label)
-    for ax, title, ylabel in [(axes[0], "compute", "GMACs"), (axes[1], "CPU latency (batch 1, 2 threads, min of runs)", "seconds")]:
+    for ax, title, ylabel in [(axes[0], "compute", "GMACs"), (axes[1], "CPU latency (batch 1, 2 threads; min of runs where recorded)", "seconds")]:
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel(f"input frames T ({MEL} mel bins)")
@@ -191,12 +193,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "models_cost.md")
     p.add_argument("--repeats", type=int, default=3, help="timed passes per cell; the table gives the first and the minimum")
     p.add_argument("--raw", type=Path, default=None, help="also write the raw rows as JSON")
+    p.add_argument("--from-raw", type=Path, default=None, help="render a previous run's raw JSON rows; no measuring")
+    p.add_argument("--note", action="append", default=[], help="paragraph appended to the report (repeatable)")
     args = p.parse_args(argv)
     torch.set_num_threads(2)
-    rows = run(args.max_seconds, args.repeats)
+    if args.from_raw:
+        rows = json.loads(args.from_raw.read_text())
+    else:
+        rows = run(args.max_seconds, args.repeats)
     if args.raw:
         args.raw.write_text(json.dumps(rows, indent=1))
     render(rows, args.out, args.out.with_suffix(".png"), args.max_seconds, args.repeats)
+    if args.note:
+        with args.out.open("a") as fh:
+            fh.write("\n## Notes on this run\n\n" + "\n\n".join(args.note) + "\n")
     return 0
 
 
