@@ -300,3 +300,18 @@ def test_http_source_from_a_local_server(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_malformed_csv_names_the_line(tmp_path: Path) -> None:
+    cfg, src = _bad_cfg(tmp_path, "vggsound", {}, '--0PQM4-hqg,1,dog,train\n--Aa4M484QM,0,"cat\x00,train\n', "skip")
+    with pytest.raises(ManifestError, match=rf"{src}: line 2: malformed csv"):
+        make_manifest(cfg, "vggsound")
+
+
+def test_epic_video_source_scheme_must_be_allowed(tmp_path: Path) -> None:
+    entry = {"format": "epic100", "heads": ["verb", "noun"], "video_source": "file:///v/{video_id}.MP4",
+             "sources": [{"split": "train", "path": str(FIXTURES / "epic100.csv")}]}
+    raw = json.loads(json.dumps(make_cfg(tmp_path, "epic100", entry).raw))
+    raw["download"]["allowed_schemes"] = ["youtube", "https", "http"]
+    with pytest.raises(ConfigError, match=r"datasets.epic100.video_source: .*'file' is not in download.allowed_schemes"):
+        make_manifest(config_from_mapping(raw, origin="test"), "epic100")

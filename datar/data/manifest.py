@@ -233,9 +233,9 @@ def decode_text(data: bytes, origin: str, sink: RowSink) -> str:
     return "\n".join(out)
 
 
-def _header(reader: Iterator[list[str]], required: Sequence[str], origin: str) -> dict[str, int]:
+def _header(rows: Iterator[tuple[int, list[str]]], required: Sequence[str], origin: str) -> dict[str, int]:
     try:
-        header = next(reader)
+        _, header = next(rows)
     except StopIteration:
         raise ManifestError(f"{origin}: empty file (expected a header with {', '.join(required)})") from None
     index = {name.strip(): i for i, name in enumerate(header)}
@@ -245,8 +245,18 @@ def _header(reader: Iterator[list[str]], required: Sequence[str], origin: str) -
     return index
 
 
-def _rows(text: str) -> csv.reader:
-    return csv.reader(io.StringIO(text, newline=""), strict=True)
+def _rows(text: str, origin: str) -> Iterator[tuple[int, list[str]]]:
+    """Non-empty csv records with their (last) line number; malformed csv names the line."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ManifestError(f"{origin}: line {reader.line_num}: malformed csv: {exc}") from None
+        if row:
+            yield reader.line_num, row
 
 
 # --------------------------------------------------------------------------- parsers
@@ -254,11 +264,8 @@ def _rows(text: str) -> csv.reader:
 
 def parse_vggsound(text: str, src: ResolvedSource, ctx: ParseContext, sink: RowSink) -> Iterator[Entry]:
     """Rows of the headerless VGGSound csv: ``youtube_id,start,label,split``."""
-    reader = _rows(text)
-    for row in reader:
-        if not row:
-            continue
-        line = reader.line_num
+    reader = _rows(text, src.origin)
+    for line, row in reader:
         try:
             if len(row) != 4:
                 raise BadRow("bad_columns", f"expected 4 fields (youtube_id,start,label,split), got {len(row)}")
@@ -277,13 +284,10 @@ def parse_vggsound(text: str, src: ResolvedSource, ctx: ParseContext, sink: RowS
 def parse_kinetics400(text: str, src: ResolvedSource, ctx: ParseContext, sink: RowSink, filtered: Counter[str]) -> Iterator[Entry]:
     """Rows of a Kinetics-400 csv in ``ctx.classes`` (others are counted in ``filtered``)."""
     assert ctx.classes is not None, "config check: kinetics400 needs classes"
-    reader = _rows(text)
+    reader = _rows(text, src.origin)
     col = _header(reader, ("label", "youtube_id", "time_start", "time_end", "split"), src.origin)
     width = max(col.values()) + 1
-    for row in reader:
-        if not row:
-            continue
-        line = reader.line_num
+    for line, row in reader:
         try:
             if len(row) < width:
                 raise BadRow("bad_columns", f"expected at least {width} fields, got {len(row)}")
@@ -315,14 +319,15 @@ def parse_epic100(text: str, src: ResolvedSource, ctx: ParseContext, sink: RowSi
     assert ctx.video_source is not None, "config check: epic100 needs video_source"
     if src.split is None:
         raise ConfigError(f"datasets.{ctx.dataset}.sources: {src.origin} needs a 'split' (EPIC csvs have no split column)")
-    reader = _rows(text)
+    try:
+        check_source(epic_source(ctx.video_source, video_id="P01_01", participant_id="P01"), ctx.allowed_schemes)
+    except BadRow as bad:
+        raise ConfigError(f"datasets.{ctx.dataset}.video_source: {bad.message}") from None
+    reader = _rows(text, src.origin)
     col = _header(reader, ("narration_id", "participant_id", "video_id", "start_timestamp",
                            "stop_timestamp", "verb_class", "noun_class"), src.origin)
     width = max(col.values()) + 1
-    for row in reader:
-        if not row:
-            continue
-        line = reader.line_num
+    for line, row in reader:
         try:
             if len(row) < width:
                 raise BadRow("bad_columns", f"expected at least {width} fields, got {len(row)}")
@@ -349,14 +354,11 @@ def parse_epic100(text: str, src: ResolvedSource, ctx: ParseContext, sink: RowSi
 
 def parse_user_csv(text: str, src: ResolvedSource, ctx: ParseContext, sink: RowSink) -> Iterator[Entry]:
     """Rows of the user csv format ``clip_id,source,start,end,label,split``."""
-    reader = _rows(text)
+    reader = _rows(text, src.origin)
     col = _header(reader, ("clip_id", "source", "start", "end", "label", "split"), src.origin)
     width = max(col.values()) + 1
     n_heads = len(ctx.heads)
-    for row in reader:
-        if not row:
-            continue
-        line = reader.line_num
+    for line, row in reader:
         try:
             if len(row) < width:
                 raise BadRow("bad_columns", f"expected at least {width} fields, got {len(row)}")
@@ -439,17 +441,14 @@ def collect_entries(cfg: Config, dataset: str, sources: Sequence[ResolvedSource]
             rows = parse_epic100(text, src, ctx, sink)
         else:
             rows = parse_user_csv(text, src, ctx, sink)
-        try:
-            for e in rows:
-                first = seen.get(e.clip_id)
-                if first is not None:
-                    sink.bad(e.origin, e.line, "duplicate_clip_id",
-                             f"duplicate clip id {e.clip_id!r} (first at {first[0]}: line {first[1]})")
-                    continue
-                seen[e.clip_id] = (e.origin, e.line)
-                entries.append(e)
-        except csv.Error as exc:
-            raise ManifestError(f"{src.origin}: malformed csv: {exc}") from None
+        for e in rows:
+            first = seen.get(e.clip_id)
+            if first is not None:
+                sink.bad(e.origin, e.line, "duplicate_clip_id",
+                         f"duplicate clip id {e.clip_id!r} (first at {first[0]}: line {first[1]})")
+                continue
+            seen[e.clip_id] = (e.origin, e.line)
+            entries.append(e)
     return entries, filtered
 
 
