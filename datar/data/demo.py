@@ -20,10 +20,12 @@ file URL to a missing file), corrupt (random bytes), silent (digital silence) an
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import os
 import subprocess
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -43,6 +45,8 @@ FILE_RATES: tuple[int, ...] = (8000, 11025, 16000, 22050, 32000, 44100, 48000)
 # Everything a class is made of lies below this fraction of the lowest file rate.
 CONTENT_FRACTION = 0.45
 SHORT_FRACTION = 1.0 / 6.0
+# Clips per ffmpeg process: its start-up costs more CPU than encoding one short clip.
+ENCODE_BATCH = 8
 # ffmpeg arguments per container: codec and muxer (bit-exact, no metadata: byte-identical reruns).
 CODEC_ARGS: dict[Container, tuple[str, ...]] = {
     "wav": ("-c:a", "pcm_s16le", "-f", "wav"),
@@ -340,35 +344,50 @@ def render_clip(clip: DemoClip, *, rate: int, clip_seconds: float) -> np.ndarray
     return y.astype(np.float32)
 
 
-def encode(wave: np.ndarray, *, rate: int, clip: DemoClip, dest: Path) -> None:
-    """Encode ``wave`` ``(n, channels)`` at ``rate`` into ``dest`` with ffmpeg, bit-exact.
+def encode_batch(items: list[tuple[DemoClip, np.ndarray, Path]], *, rate: int, scratch: Path) -> None:
+    """Encode several clips with one ffmpeg process (its start-up dominates the cost).
+
+    Args:
+        items: ``(clip, wave (n, channels) float32 at rate, destination)`` triples.
+        rate: the waves' sample rate in Hz.
+        scratch: a directory for the raw float inputs.
 
     Raises:
-        DataError: ffmpeg failed (its message is included).
+        DataError: ffmpeg failed (its message and the clip ids are included).
     """
-    cmd = [
-        "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "f32le", "-ar", str(rate), "-ac", str(clip.channels), "-i", "pipe:0",
-        "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", "-threads", "1",
-        "-ar", str(clip.sample_rate), "-ac", str(clip.channels), *CODEC_ARGS[clip.container], str(dest),
-    ]
-    proc = subprocess.run(cmd, input=np.ascontiguousarray(wave, dtype="<f4").tobytes(), capture_output=True, check=False)
+    cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+    for k, (clip, wave, _) in enumerate(items):
+        raw = scratch / f"{k}.f32"
+        np.ascontiguousarray(wave, dtype="<f4").tofile(raw)
+        cmd += ["-f", "f32le", "-ar", str(rate), "-ac", str(clip.channels), "-i", str(raw)]
+    for k, (clip, _, dest) in enumerate(items):
+        cmd += ["-map", f"{k}:a", "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
+                "-threads", "1", "-ar", str(clip.sample_rate), "-ac", str(clip.channels),
+                *CODEC_ARGS[clip.container], str(dest)]
+    proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0:
-        raise DataError(f"{dest}: ffmpeg failed to encode demo clip {clip.clip_id}: {proc.stderr.decode(errors='replace').strip()}")
+        ids = ", ".join(c.clip_id for c, _, _ in items)
+        raise DataError(f"ffmpeg failed to encode demo clips {ids}: {proc.stderr.decode(errors='replace').strip()}")
 
 
-def write_clip(clip: DemoClip, audio_dir: Path, *, rate: int, clip_seconds: float) -> None:
-    """Write one planned clip's file (atomically); a dead entry gets no file."""
-    dest = audio_dir / clip.file_name
-    if clip.kind == "dead":
-        dest.unlink(missing_ok=True)
-        return
-    with atomic_write(dest) as tmp:
-        if clip.kind == "corrupt":
-            rng = np.random.default_rng(clip.seed)
-            tmp.write_bytes(rng.bytes(int(rng.integers(2048, 8192))))
-        else:
-            encode(render_clip(clip, rate=rate, clip_seconds=clip_seconds), rate=rate, clip=clip, dest=tmp)
+def write_batch(clips: list[DemoClip], audio_dir: Path, *, rate: int, clip_seconds: float) -> None:
+    """Write the files of ``clips`` atomically (one ffmpeg run); a dead entry gets no file."""
+    with contextlib.ExitStack() as stack:
+        items = []
+        for clip in clips:
+            dest = audio_dir / clip.file_name
+            if clip.kind == "dead":
+                dest.unlink(missing_ok=True)
+            elif clip.kind == "corrupt":
+                rng = np.random.default_rng(clip.seed)
+                with atomic_write(dest) as tmp:
+                    tmp.write_bytes(rng.bytes(int(rng.integers(2048, 8192))))
+            else:
+                tmp = stack.enter_context(atomic_write(dest))
+                items.append((clip, render_clip(clip, rate=rate, clip_seconds=clip_seconds), tmp))
+        if items:
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".raw-", dir=audio_dir)))
+            encode_batch(items, rate=rate, scratch=scratch)
 
 
 def source_row(clip: DemoClip, audio_dir: Path, clip_seconds: float) -> list[str]:
@@ -403,7 +422,8 @@ def write_demo_corpus(cfg: Config, dataset: str, *, workers: int | None = None,
     audio_dir.mkdir(parents=True, exist_ok=True)
     rate, seconds = cfg.audio.sample_rate, cfg.audio.clip_seconds
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-        list(pool.map(lambda c: write_clip(c, audio_dir, rate=rate, clip_seconds=seconds), plan))
+        batches = [plan[i:i + ENCODE_BATCH] for i in range(0, len(plan), ENCODE_BATCH)]
+        list(pool.map(lambda b: write_batch(b, audio_dir, rate=rate, clip_seconds=seconds), batches))
     path = root / "source.csv"
     with atomic_write(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
