@@ -36,7 +36,7 @@ SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
 
 def _node_state() -> str:
     try:
-        out = subprocess.run(["sinfo", "-h", "-N", "-o", "%t"], capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["sinfo", "-h", "-N", "-o", "%t"], capture_output=True, text=True, timeout=6)
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return out.stdout.split()[0] if out.returncode == 0 and out.stdout.split() else ""
