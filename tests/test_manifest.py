@@ -14,10 +14,12 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from datar.__main__ import main as datar_main
 from datar.config import Config, config_from_mapping
-from datar.data.manifest import make_manifest, val_draw
+from datar.data.manifest import BadRow, check_clip_id, check_source, make_manifest, val_draw
 from datar.errors import ConfigError, ManifestError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -315,3 +317,22 @@ def test_epic_video_source_scheme_must_be_allowed(tmp_path: Path) -> None:
     raw["download"]["allowed_schemes"] = ["youtube", "https", "http"]
     with pytest.raises(ConfigError, match=r"datasets.epic100.video_source: .*'file' is not in download.allowed_schemes"):
         make_manifest(config_from_mapping(raw, origin="test"), "epic100")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(min_size=1, max_size=140))
+def test_accepted_clip_ids_and_sources_are_safe(value: str) -> None:
+    try:
+        check_clip_id(value)
+    except BadRow:
+        pass
+    else:
+        assert value.isascii() and "/" not in value and ".." not in value and not value.startswith(".")
+        assert len(value) <= 128 and not set(value) & set(" ;|&$`'\"<>()\\\n\t*?")
+    try:
+        check_source(value, frozenset({"youtube", "http", "https", "file"}))
+    except BadRow:
+        pass
+    else:
+        assert value.isascii() and not set(value) & set(" ;|$`'\"<>()\\\n\t*{}")
+        assert "/../" not in value and not value.endswith("/..")
