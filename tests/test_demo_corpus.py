@@ -175,3 +175,18 @@ def test_too_many_classes_is_a_config_error(tmp_path: Path) -> None:
     assert ds.demo_corpus is not None
     with pytest.raises(ConfigError, match=r"demo_corpus.classes.label: at most"):
         plan_corpus(ds.demo_corpus, ds.heads, dataset="vggsound")
+
+
+def test_a_smaller_rerun_removes_stale_files(tmp_path: Path) -> None:
+    none = {"dead": 0, "corrupt": 0, "silent": 0, "short": 0}
+    cfg = make_cfg(tmp_path, {**SMALL, "train_clips": 3, "test_clips": 1, "broken": none})
+    write_yaml(cfg, tmp_path / "c.yaml")
+    assert demo_main(["--config", str(tmp_path / "c.yaml"), "--dataset", "vggsound"]) == 0
+    audio = Path(cfg.data_dir) / "demo" / "vggsound" / "audio"
+    (audio / "notes.txt").write_text("mine", encoding="utf-8")
+    assert len(list(audio.iterdir())) == 5
+    cfg = make_cfg(tmp_path, {**SMALL, "train_clips": 2, "test_clips": 1, "broken": none})
+    write_yaml(cfg, tmp_path / "c.yaml")
+    assert demo_main(["--config", str(tmp_path / "c.yaml"), "--dataset", "vggsound"]) == 0
+    rows = rows_of(Path(cfg.data_dir) / "demo" / "vggsound" / "source.csv")
+    assert sorted(p.name for p in audio.iterdir()) == sorted([*(local(r["source"]).name for r in rows), "notes.txt"])

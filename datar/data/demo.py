@@ -24,6 +24,7 @@ import contextlib
 import csv
 import dataclasses
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -45,6 +46,8 @@ FILE_RATES: tuple[int, ...] = (8000, 11025, 16000, 22050, 32000, 44100, 48000)
 # Everything a class is made of lies below this fraction of the lowest file rate.
 CONTENT_FRACTION = 0.45
 SHORT_FRACTION = 1.0 / 6.0
+# Names this module writes under audio/ (anything else there is left alone).
+STALE_NAME = re.compile(r"^(train|test)_\d{4}\.(wav|flac|ogg|mp4)$")
 # Clips per ffmpeg process: its start-up costs more CPU than encoding one short clip.
 ENCODE_BATCH = 8
 # ffmpeg arguments per container: codec and muxer (bit-exact, no metadata: byte-identical reruns).
@@ -424,6 +427,10 @@ def write_demo_corpus(cfg: Config, dataset: str, *, workers: int | None = None,
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
         batches = [plan[i:i + ENCODE_BATCH] for i in range(0, len(plan), ENCODE_BATCH)]
         list(pool.map(lambda b: write_batch(b, audio_dir, rate=rate, clip_seconds=seconds), batches))
+    planned = {c.file_name for c in plan if c.kind != "dead"}
+    for stale in audio_dir.iterdir():  # files of an earlier, larger plan
+        if stale.is_file() and STALE_NAME.match(stale.name) and stale.name not in planned:
+            stale.unlink()
     path = root / "source.csv"
     with atomic_write(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
