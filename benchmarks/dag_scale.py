@@ -53,14 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shard-size", type=int, default=None, help="default: config/config.yaml's")
     parser.add_argument("--out", type=Path, default=None, help="write a markdown report here")
     args = parser.parse_args(argv)
-    from make_big_manifest import write_vggsound_csv  # benchmarks/make_big_manifest.py
+    from make_big_manifest import write_big_manifest  # benchmarks/make_big_manifest.py
 
     paper = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     shard_size = args.shard_size or paper["download"]["shard_size"]
     with tempfile.TemporaryDirectory(prefix="datar-dag-") as tmp:
         work = Path(tmp)
         source = work / "vggsound.csv"
-        write_vggsound_csv(source, args.rows)
+        write_big_manifest(source, rows=args.rows)
         configfile = work / "big.yaml"
         configfile.write_text(yaml.safe_dump(_config(source, shard_size)))
         t_manifest, _ = _snakemake(work, configfile, "data/vggsound/manifest.csv")
