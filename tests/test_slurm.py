@@ -78,12 +78,18 @@ def _deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
-def ci_profile(tmp: Path, cluster: dict) -> Path:
-    """slurm/config.yaml with tests/slurm_profile/config.yaml merged over it, in tmp/profile."""
+def ci_profile(tmp: Path, cluster: dict, gres_style: tuple[str, ...] = ()) -> Path:
+    """slurm/config.yaml with tests/slurm_profile/config.yaml merged over it, in tmp/profile.
+    Rules in ``gres_style`` get the profile's documented alternative: gres instead of gpu."""
     real = yaml.safe_load((REPO / "slurm" / "config.yaml").read_text())
     over = yaml.safe_load((REPO / "tests" / "slurm_profile" / "config.yaml").read_text())
     merged = _deep_merge(real, over)
     merged["slurm-status-command"] = cluster["status_command"]
+    for rule in gres_style:
+        res = merged["set-resources"][rule]
+        n = res.pop("gpu")
+        res.pop("gpu_model", None)
+        res["gres"] = f"gpu:{n}"
     prof = tmp / "profile"
     prof.mkdir()
     (prof / "config.yaml").write_text(yaml.safe_dump(merged, sort_keys=False))
@@ -118,12 +124,13 @@ def slurm_jobs(log: str, cluster: dict) -> dict[str, dict]:
     if cluster["status_command"] == "sacct":
         out = subprocess.run(
             ["sacct", "-X", "-n", "-P", "-a", "--name", run_id.group(1), "-S", "now-1days",
-             "-o", "JobIDRaw,Comment,Partition,ReqTRES,State"],
+             "-o", "JobIDRaw,Comment,Partition,ReqTRES,State,SubmitLine"],
             capture_output=True, text=True, timeout=30, check=True,
         ).stdout
         for line in out.splitlines():
-            jobid, comment, partition, tres, state = line.split("|")
-            jobs[jobid] = {"rule": comment, "partition": partition, "tres": tres, "state": state}
+            jobid, comment, partition, tres, state, submit = line.split("|", 5)
+            jobs[jobid] = {"rule": comment, "partition": partition, "tres": tres, "state": state,
+                           "request": submit}
     else:
         for jobid in ids:
             out = subprocess.run(["scontrol", "-o", "show", "job", jobid], capture_output=True, text=True,
@@ -131,7 +138,10 @@ def slurm_jobs(log: str, cluster: dict) -> dict[str, dict]:
             fields = dict(kv.split("=", 1) for kv in out.split() if "=" in kv)
             jobs[jobid] = {"rule": fields.get("Comment", ""), "partition": fields.get("Partition", ""),
                            "tres": fields.get("TresPerJob", "") + "," + fields.get("ReqTRES", ""),
-                           "state": fields.get("JobState", "")}
+                           "state": fields.get("JobState", ""),
+                           # --gpus=N sets TresPerJob, --gres=gpu:N sets TresPerNode
+                           "request": " ".join(f"{k}={fields[k]}" for k in ("TresPerJob", "TresPerNode")
+                                               if k in fields)}
     assert set(ids) <= set(jobs), f"submitted {ids}, but SLURM knows {sorted(jobs)}"
     return {k: v for k, v in jobs.items() if k in ids}
 
@@ -189,7 +199,7 @@ def test_profile_submits_gpu_jobs_and_keeps_local_rules_local(cluster, tmp_path)
     work = tmp_path / "toy"
     work.mkdir()
     (work / "Snakefile").write_text(TOY)
-    prof = ci_profile(tmp_path, cluster)
+    prof = ci_profile(tmp_path, cluster, gres_style=("evaluate",))  # train: --gpus=1, evaluate: --gres=gpu:1
     proc = run_profile(work, ["--profile", str(prof)], timeout=300)
     log = proc.stdout + proc.stderr
 
@@ -210,6 +220,11 @@ def test_profile_submits_gpu_jobs_and_keeps_local_rules_local(cluster, tmp_path)
         assert asks_for_a_gpu(job), job
         assert job["partition"] == "gpu"
         assert job["state"].startswith("COMPLETED")
+    # the two request styles reached sbatch as written in the profile
+    gpus_style = "--gpus=1" if cluster["status_command"] == "sacct" else "TresPerJob=gres:gpu:1"
+    gres_style = "--gres=gpu:1" if cluster["status_command"] == "sacct" else "TresPerNode=gres:gpu:1"
+    assert gpus_style in by_rule["train"][0]["request"], by_rule["train"][0]["request"]
+    assert gres_style in by_rule["evaluate"][0]["request"], by_rule["evaluate"][0]["request"]
     # prepare: a CPU job in the default partition, failed once, resubmitted (retries: 2)
     assert [j["state"].split()[0] for j in by_rule["prepare"]] == ["FAILED", "COMPLETED"], by_rule["prepare"]
     for job in by_rule["prepare"]:
@@ -255,4 +270,5 @@ def test_demo_train_and_evaluate_run_as_slurm_gpu_jobs(cluster, demo_features, t
     assert (work / "results/data/kinetics_sounds_availability.md").exists()
     for job in jobs.values():
         assert asks_for_a_gpu(job), job
-        assert job["state"].startswith("COMPLETED"), job
+        assert "--gpus=1" in job["request"] or "TresPerJob=gres:gpu:1" in job["request"], job
+        assert job["partition"] == "gpu" and job["state"].startswith("COMPLETED"), job
