@@ -137,7 +137,7 @@ def slurm_jobs(log: str, cluster: dict) -> dict[str, dict]:
                                  timeout=30, check=True).stdout
             fields = dict(kv.split("=", 1) for kv in out.split() if "=" in kv)
             jobs[jobid] = {"rule": fields.get("Comment", ""), "partition": fields.get("Partition", ""),
-                           "tres": fields.get("TresPerJob", "") + "," + fields.get("ReqTRES", ""),
+                           "tres": ",".join(fields.get(k, "") for k in ("TresPerJob", "TresPerNode", "TRES")),
                            "state": fields.get("JobState", ""),
                            # --gpus=N sets TresPerJob, --gres=gpu:N sets TresPerNode
                            "request": " ".join(f"{k}={fields[k]}" for k in ("TresPerJob", "TresPerNode")
