@@ -17,4 +17,5 @@ VERBS: dict[str, str] = {
     "figure-deform": "figure_deform",
     "figure-curves": "figure_curves",
     "data-version": "data_version",
+    "dvc-check": "dvc_check",
 }
