@@ -34,7 +34,12 @@ from torch.utils.data import DataLoader, Dataset
 
 import ffmpeg
 from datar.config import FbankConfig
-from datar.features.audio import decode_audio_bytes
+from datar.data.ffmpeg_audio import decode_bytes_mono
+
+
+def decode_audio_bytes(data, *, sample_rate, name):
+    return torch.from_numpy(decode_bytes_mono(data, sample_rate=sample_rate, name=name))
+
 from datar.features.dataset import FbankShardDataset, collate_fbank
 from datar.features.extract import ShardPaths, extract_shard
 from datar.features.fbank import compute_fbank, pad_or_crop

@@ -19,7 +19,12 @@ from conftest import tiny_demo_config, write_config
 from datar.__main__ import main as datar_main
 from datar.config import FbankConfig
 from datar.errors import DataError
-from datar.features.audio import decode_audio_bytes
+from datar.data.ffmpeg_audio import decode_bytes_mono
+
+
+def decode_audio_bytes(data, *, sample_rate, name):
+    return torch.from_numpy(decode_bytes_mono(data, sample_rate=sample_rate, name=name))
+
 from datar.features.fbank import compute_fbank, pad_or_crop
 from datar.features.shards import read_shard
 

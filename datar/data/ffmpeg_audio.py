@@ -183,10 +183,29 @@ def read_tar_member_audio(tar_path: str | os.PathLike[str], clip_id: str, sample
         raise DataError(f"{tar_path}: no member {name}") from None
     except tarfile.TarError as exc:
         raise DataError(f"{tar_path}: not a readable tar ({exc})") from None
+    return decode_bytes_mono(data, sample_rate=sample_rate, name=f"{tar_path}:{name}")
+
+
+def decode_bytes_mono(data: bytes, *, sample_rate: int, name: str) -> np.ndarray:
+    """Decode one encoded clip's bytes (FLAC, WAV, ...) to mono float32 at ``sample_rate``.
+
+    Args:
+        data: the encoded file's bytes (fed to ffmpeg's stdin: no temporary file, no shell).
+        sample_rate: output rate in Hz (ffmpeg resamples only if the stream differs).
+        name: what to call the clip in errors (e.g. ``clips/train-00000.tar:abc.flac``).
+
+    Returns:
+        ``(n_samples,)`` float32 waveform.
+
+    Raises:
+        DataError: ffmpeg cannot decode the bytes, or they hold no samples.
+    """
     try:
         pcm = decode_pcm(data, sample_rate=sample_rate, mono=True)
     except FfmpegFailure as exc:
-        raise DataError(f"{tar_path}:{name}: ffmpeg cannot decode the audio: {exc.message}") from None
+        raise DataError(f"{name}: ffmpeg cannot decode the audio: {exc.message}") from None
+    if pcm.shape[0] == 0:
+        raise DataError(f"{name}: decoded audio has no samples")
     return pcm[:, 0]
 
 
