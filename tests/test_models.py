@@ -255,3 +255,15 @@ def test_registry_matches_torch_free_variant_names():
     from datar.variants import MODEL_VARIANTS
 
     assert tuple(VARIANTS) == tuple(MODEL_VARIANTS)
+
+
+@pytest.mark.parametrize("edge", [0.0, 1.0 - 2**-24])
+def test_laplace_noise_is_finite_at_the_edges_of_rand(monkeypatch, edge):
+    """torch.rand can return exactly 0 (and values just below 1): the noise must stay finite."""
+    from datar.models.noise import InputNoise
+
+    noise = InputNoise(kind="laplace", scale=0.005).train()
+    monkeypatch.setattr(torch, "rand_like", lambda x: torch.full_like(x, edge))
+    out = noise(torch.zeros(4, 8))
+    assert torch.isfinite(out).all()
+    assert out.abs().max() < 0.005 * 20  # |log(eps)| is about 16

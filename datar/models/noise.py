@@ -35,5 +35,9 @@ class InputNoise(nn.Module):
             return x
         if self.kind == "gaussian":
             return x + torch.randn_like(x) * self.scale
-        u = torch.rand_like(x).clamp_(min=torch.finfo(x.dtype).tiny, max=1.0 - torch.finfo(x.dtype).eps) - 0.5
+        # u in (-0.5, 0.5) strictly: clamping rand's [0, 1) to [eps, 1 - eps] *before*
+        # subtracting 0.5 keeps 1 - 2|u| > 0 (clamping to `tiny` is lost in the subtraction,
+        # and rand's exact 0 then gave log1p(-1) = -inf: a NaN loss in training).
+        eps = torch.finfo(x.dtype).eps
+        u = torch.rand_like(x).clamp_(min=eps, max=1.0 - eps) - 0.5
         return x - self.scale * torch.sign(u) * torch.log1p(-2.0 * u.abs())
