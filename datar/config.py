@@ -308,14 +308,10 @@ def config_from_mapping(raw: Mapping[str, Any], *, origin: str = "config") -> Co
 
 def load_config(path: str | os.PathLike[str]) -> Config:
     """Load, validate and build the config at ``path``."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: config file not found")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
-    return config_from_mapping(raw, origin=str(p))
+    from datar.io import read_yaml
+
+    raw = read_yaml(path, what="config file", error=ConfigError)
+    return config_from_mapping(raw, origin=str(Path(path)))
 
 
 def dump_config(cfg: Config) -> str:

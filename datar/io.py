@@ -45,13 +45,34 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-def sha256_file(path: str | os.PathLike[str], *, chunk: int = 1 << 20) -> str:
-    """Return the hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
+def file_digest(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
+    """Return the hex digest (``sha256``, ``md5``, ...) of a file's bytes, read in chunks."""
     with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, algorithm).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Return the hex SHA-256 of a file's bytes."""
+    return file_digest(path, "sha256")
+
+
+def read_yaml(path: str | os.PathLike[str], *, what: str, error: type[Exception]) -> Any:
+    """Parse the YAML file ``path``; a missing or malformed file raises ``error`` naming it.
+
+    Args:
+        path: the file.
+        what: how to call it in the message ("config file", "paper numbers file").
+        error: the DatarError subclass to raise.
+    """
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise error(f"{p}: {what} not found")
+    try:
+        return yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise error(f"{p}: not valid YAML: {exc}") from None
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -9,7 +9,6 @@ import math
 import tarfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import torchaudio.compliance.kaldi as kaldi

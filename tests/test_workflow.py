@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import subprocess
 
-import pytest
 
 from conftest import REPO, SNAKEMAKE, run_snakemake, tiny_demo_config, write_config
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from datar.errors import ConfigError
+from datar.io import read_yaml
 
 
 @dataclass(frozen=True)
@@ -95,11 +95,5 @@ def paper_from_mapping(raw: Any, *, origin: str = "paper.yaml") -> PaperNumbers:
 
 def load_paper(path: str | os.PathLike[str]) -> PaperNumbers:
     """Read the paper's numbers from ``path`` (YAML); a missing or malformed file raises ConfigError."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: paper numbers file not found")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
-    return paper_from_mapping(raw, origin=str(p))
+    raw = read_yaml(path, what="paper numbers file", error=ConfigError)
+    return paper_from_mapping(raw, origin=str(Path(path)))

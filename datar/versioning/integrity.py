@@ -7,12 +7,12 @@ a file corrupted in the remote or the cache before a pull, or edited after it, i
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from datar.errors import DataError
+from datar.io import file_digest
 from datar.versioning.dvcrepo import DvcRepo, LockOut
 
 # Patterns of .dvcignore: transient files inside directory outputs.
@@ -39,13 +39,9 @@ class Mismatch:
         return f"{self.path} ({self.stage}): {self.kind}: {self.detail}"
 
 
-def md5_file(path: Path, *, chunk: int = 1 << 20) -> str:
+def md5_file(path: Path) -> str:
     """The hex MD5 of a file's bytes (DVC 3's ``hash: md5``)."""
-    h = hashlib.md5()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+    return file_digest(path, "md5")
 
 
 def _transient(rel: Path) -> bool:
