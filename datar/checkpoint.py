@@ -8,9 +8,14 @@ Format (``docs/architecture.md`` "Checkpoints")::
      "overrides": {build_model keyword: value}}   # optional
 
 ``last.ckpt`` adds the optimizer, scheduler, RNG states and the global step. The sidecar
-``<file>.sha256`` holds the hex digest of the checkpoint's bytes; it is written after the
-checkpoint (both atomically) and checked on every load, so a truncated or bit-flipped file
-raises :class:`~datar.errors.CheckpointError` naming it instead of being used.
+``<file>.sha256`` holds the hex digest of the checkpoint's bytes and is checked on every
+load, so a truncated or bit-flipped file raises :class:`~datar.errors.CheckpointError`
+naming it instead of being used.
+
+A save is three atomic steps, so that a SIGKILL at any instant leaves a pair that verifies:
+(1) the sidecar lists the new digest *and* the current file's digest; (2) the new bytes are
+renamed over the file; (3) the sidecar is rewritten with the new digest alone. Between (1)
+and (3) either file content matches a listed digest; corrupt bytes match none.
 """
 
 from __future__ import annotations
@@ -55,13 +60,25 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> st
     blob = buf.getvalue()
     digest = sha256_bytes(blob)
     target = Path(path)
-    # The sidecar is removed first so that a crash between the two renames leaves a
-    # checkpoint without sidecar (reported as such) rather than a stale, mismatching one.
-    sidecar_path(target).unlink(missing_ok=True)
-    with atomic_write(target) as tmp:
+    side = sidecar_path(target)
+    lines = [f"{digest}  {target.name}"]
+    if target.is_file() and side.is_file():
+        previous = _listed_digests(side)
+        current = sha256_file(target)
+        if current in previous and current != digest:
+            lines.append(f"{current}  {target.name}")
+    write_text_atomic(side, "\n".join(lines) + "\n")  # (1) new + current digest
+    with atomic_write(target) as tmp:  # (2) the new bytes
         tmp.write_bytes(blob)
-    write_text_atomic(sidecar_path(target), f"{digest}  {target.name}\n")
+    if len(lines) > 1:
+        write_text_atomic(side, lines[0] + "\n")  # (3) the new digest alone
     return digest
+
+
+def _listed_digests(side: Path) -> list[str]:
+    """The digests a sidecar lists (first field of each line); [] if it is malformed."""
+    digests = [line.split()[0] for line in side.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return digests if digests and all(len(d) == 64 for d in digests) else []
 
 
 def verify_checkpoint(path: str | os.PathLike[str]) -> str:
@@ -72,13 +89,13 @@ def verify_checkpoint(path: str | os.PathLike[str]) -> str:
     side = sidecar_path(p)
     if not side.is_file():
         raise CheckpointError(f"{p}: checksum sidecar {side.name} is missing; the checkpoint may be incomplete")
-    fields = side.read_text(encoding="utf-8").split()
-    if not fields or len(fields[0]) != 64:
+    listed = _listed_digests(side)
+    if not listed:
         raise CheckpointError(f"{side}: malformed checksum sidecar")
     actual = sha256_file(p)
-    if actual != fields[0]:
+    if actual not in listed:
         raise CheckpointError(
-            f"{p}: checksum mismatch (sidecar {fields[0][:12]}..., file {actual[:12]}...): "
+            f"{p}: checksum mismatch (sidecar {listed[0][:12]}..., file {actual[:12]}...): "
             "the checkpoint is truncated or corrupt; delete it (and its .sha256) to retrain"
         )
     return actual

@@ -72,3 +72,44 @@ def test_state_dict_mismatch_is_checkpoint_error(tmp_path):
     save_checkpoint(path, payload)
     with pytest.raises(CheckpointError, match="does not match variant 'ast'"):
         model_from_checkpoint(path)
+
+
+@pytest.mark.parametrize("kill_at", [1, 2, 3, 4])
+def test_kill_at_any_step_of_a_save_leaves_a_loadable_checkpoint(tmp_path, monkeypatch, kill_at):
+    """SIGKILL during save_checkpoint (simulated at the k-th file replacement): resume works."""
+    import os as _os
+
+    import datar.checkpoint as ck
+    import datar.io as dio
+
+    path = tmp_path / "last.ckpt"
+    meta = {"variant": "datar", "size": "tiny", "heads": {"label": 2}, "num_mel_bins": 8, "target_length": 16}
+    ck.save_checkpoint(path, {**meta, "model": {"w": torch.zeros(3)}, "epoch": 1})
+
+    class Killed(BaseException):
+        pass
+
+    calls = {"n": 0}
+    real_replace = _os.replace
+
+    def replace(src, dst):
+        calls["n"] += 1
+        if calls["n"] == kill_at:
+            raise Killed
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(dio.os, "replace", replace)
+    try:
+        ck.save_checkpoint(path, {**meta, "model": {"w": torch.ones(3)}, "epoch": 2})
+        killed = False
+    except Killed:
+        killed = True
+    monkeypatch.undo()
+    assert killed == (kill_at <= 3)  # a save is three replacements
+    payload = ck.load_checkpoint(path)
+    assert payload["epoch"] in (1, 2)
+    assert payload["epoch"] == (2 if kill_at >= 3 else 1)
+    # Corrupt bytes still fail, whatever the sidecar lists.
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(CheckpointError, match="checksum mismatch"):
+        ck.load_checkpoint(path)
