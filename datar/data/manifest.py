@@ -343,8 +343,8 @@ def parse_epic100(text: str, src: ResolvedSource, ctx: ParseContext, sink: RowSi
             labels = []
             for head in ("verb", "noun"):
                 value = row[col[f"{head}_class"]].strip()
-                if not value.isdigit() or not value.isascii():
-                    raise BadRow("bad_label", f"{head}_class {value!r} is not a non-negative integer")
+                if not value.isdigit() or not value.isascii() or len(value) > 9:
+                    raise BadRow("bad_label", f"{head}_class {value[:40]!r} is not a class id (an integer of at most 9 digits)")
                 labels.append(str(int(value)))
             source = check_source(epic_source(ctx.video_source, **ids), ctx.allowed_schemes)
             yield Entry(clip_id, source, start, end, src.split, tuple(labels), src.origin, line)

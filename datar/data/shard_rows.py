@@ -13,12 +13,12 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
+from datar.data import manifest as manifest_checks
 from datar.errors import ManifestError
 
 MANIFEST_COLUMNS: tuple[str, ...] = ("clip_id", "source", "start", "end", "split", "shard")
 
 _YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
-_SAFE_CLIP_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.,+=@-]{0,199}$")
 YOUTUBE_WATCH = "https://www.youtube.com/watch?v={}"
 
 
@@ -47,45 +47,52 @@ class ClipRow:
 
 def check_clip_id(clip_id: str, *, where: str) -> str:
     """Return ``clip_id`` if it is safe as a file name, else raise ManifestError naming ``where``."""
-    if not _SAFE_CLIP_ID.match(clip_id) or ".." in clip_id:
-        raise ManifestError(f"{where}: clip_id {clip_id!r} is not safe as a file name")
-    return clip_id
+    try:
+        return manifest_checks.check_clip_id(clip_id)
+    except manifest_checks.BadRow as exc:
+        raise ManifestError(f"{where}: {exc.message}") from None
 
 
 def source_url(source: str, *, allowed: tuple[str, ...], where: str) -> tuple[str, str]:
     """Turn a manifest ``source`` into ``(scheme, url)``; schemes are checked against ``allowed``.
 
-    An 11-character YouTube id has scheme ``youtube``; otherwise the URL's own scheme.
+    An 11-character YouTube id has scheme ``youtube``; otherwise the URL's own scheme. The
+    checks are the manifest stage's own (``datar.data.manifest.check_source``): no shell
+    characters, no ``..`` segments, no credentials, file URLs local only.
 
     Raises:
-        ManifestError: unknown form, or a scheme not in ``download.allowed_schemes``.
+        ManifestError: unknown form, an unsafe URL, or a scheme not in ``download.allowed_schemes``.
     """
+    try:
+        manifest_checks.check_source(source, frozenset(allowed))
+    except manifest_checks.BadRow as exc:
+        raise ManifestError(f"{where}: {exc.message}") from None
     if _YOUTUBE_ID.match(source):
-        scheme, url = "youtube", YOUTUBE_WATCH.format(source)
-    else:
-        parts = urllib.parse.urlsplit(source)
-        scheme, url = parts.scheme.lower(), source
-        if scheme not in {"http", "https", "file"} or (scheme != "file" and not parts.netloc):
-            raise ManifestError(f"{where}: source {source!r} is neither a YouTube id nor an http(s)/file URL")
-        if any(ch.isspace() for ch in source):
-            raise ManifestError(f"{where}: source {source!r} contains whitespace")
-    if scheme not in allowed:
-        raise ManifestError(
-            f"{where}: source scheme {scheme!r} is not in download.allowed_schemes {list(allowed)}"
-        )
-    return scheme, url
+        return "youtube", YOUTUBE_WATCH.format(source)
+    return urllib.parse.urlsplit(source).scheme.lower(), source
 
 
 def _seconds(value: str, *, where: str, key: str, optional: bool) -> float | None:
     if value.strip() == "" and optional:
         return None
     try:
-        x = float(value)
-    except ValueError:
-        raise ManifestError(f"{where}: {key} {value!r} is not a number of seconds") from None
-    if not (0.0 <= x < 1e7):
-        raise ManifestError(f"{where}: {key} {value!r} is out of range")
-    return x
+        return manifest_checks.parse_seconds(value, key)
+    except manifest_checks.BadRow as exc:
+        raise ManifestError(f"{where}: {exc.message}") from None
+
+
+def _records(reader: csv.DictReader, manifest: Path):
+    """(line, row) pairs; a malformed csv record raises ManifestError naming the line."""
+    while True:
+        try:
+            rec = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ManifestError(f"{manifest}:{reader.line_num}: malformed csv record: {exc}") from None
+        if None in rec or any(v is None for v in rec.values()):
+            raise ManifestError(f"{manifest}:{reader.line_num}: wrong number of fields")
+        yield reader.line_num, rec
 
 
 def read_shard_rows(manifest: Path, shard: str, *, allowed_schemes: tuple[str, ...]) -> list[ClipRow]:
@@ -97,6 +104,13 @@ def read_shard_rows(manifest: Path, shard: str, *, allowed_schemes: tuple[str, .
     """
     if not manifest.is_file():
         raise ManifestError(f"{manifest}: manifest not found")
+    try:
+        return _read_rows(manifest, shard, allowed_schemes=allowed_schemes)
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{manifest}: not UTF-8 (byte {exc.start} of a read block): {exc.reason}") from None
+
+
+def _read_rows(manifest: Path, shard: str, *, allowed_schemes: tuple[str, ...]) -> list[ClipRow]:
     rows: list[ClipRow] = []
     with open(manifest, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
@@ -104,7 +118,7 @@ def read_shard_rows(manifest: Path, shard: str, *, allowed_schemes: tuple[str, .
         if missing:
             raise ManifestError(f"{manifest}: missing column(s) {', '.join(missing)}")
         seen: set[str] = set()
-        for i, rec in enumerate(reader, start=2):
+        for i, rec in _records(reader, manifest):
             if rec["shard"] != shard:
                 continue
             where = f"{manifest}:{i}"
