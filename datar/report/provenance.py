@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import functools
 import json
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from datar.config import Config
+from datar.gitinfo import git_commit
 from datar.errors import DataError
 from datar.report.availability import read_availability
 from datar.report.metrics import RunMetrics
@@ -43,13 +43,9 @@ def _uniq(values: Sequence[str | None]) -> list[str]:
     return sorted({v for v in values if v})
 
 
-def current_commit(cwd: str | Path = ".") -> str:
-    """``git rev-parse HEAD`` in ``cwd`` (``unknown`` outside a git checkout)."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
+def current_commit() -> str:
+    """The commit of the code rendering the table (``unknown`` outside a git checkout)."""
+    return git_commit() or "unknown"
 
 
 def read_version_file(path: Path) -> str | None:

@@ -6,24 +6,12 @@ import datetime as _dt
 import os
 import platform
 import socket
-import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import torch
 
-
-def git_commit(cwd: str | os.PathLike[str] | None = None) -> str | None:
-    """``git rev-parse HEAD`` of the repository holding the package (or ``cwd``), or None."""
-    where = Path(cwd) if cwd is not None else Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True,
-                             timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = out.stdout.strip()
-    return commit if out.returncode == 0 and commit else None
+from datar.gitinfo import git_commit
 
 
 def env_info(argv: list[str], *, device: torch.device, world_size: int = 1) -> dict[str, Any]:

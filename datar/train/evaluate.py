@@ -25,7 +25,7 @@ from datar.io import sha256_bytes, sha256_file, write_json_atomic, write_text_at
 from datar.train.accuracy import head_metrics
 from datar.train.data import SplitData, load_split, make_loader
 from datar.train.distributed import DeviceFlag, DistInfo, pick_device
-from datar.train.envinfo import git_commit
+from datar.gitinfo import git_commit
 from datar.train.sampler import EpochSampler
 from datar.train.state import CHECKPOINT
 
