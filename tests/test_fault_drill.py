@@ -27,7 +27,6 @@ from pathlib import Path
 
 import pytest
 
-from datar.errors import CheckpointError
 
 from conftest import REPO, SNAKEMAKE, run_snakemake, tiny_demo_config, write_config
 
@@ -142,8 +141,8 @@ def test_kill9_at_three_points_then_rerun_equals_uninterrupted(tmp_path: Path) -
         kill_when(b, cfg_b, lambda: fbank_logs.is_dir() and any(
             not (b / "data" / DS / "fbank" / f"{p.stem}.safetensors").exists() for p in fbank_logs.glob("*.log")),
             "fbank"),
-        # After a completed save (sidecar present): a kill inside save_checkpoint itself hits the
-        # bug pinned by test_kill_inside_save_checkpoint_leaves_a_resumable_last_ckpt below.
+        # After a completed save (sidecar present); a kill inside save_checkpoint itself is
+        # covered by test_kill_inside_save_checkpoint_leaves_a_resumable_last_ckpt below.
         kill_when(b, cfg_b, lambda: any(runs.glob("*/seed0/last.ckpt.sha256")) and not any(runs.glob("*/seed0/checkpoint.pt")),
                   "train"),
     ]
@@ -188,11 +187,8 @@ def test_kill9_at_three_points_then_rerun_equals_uninterrupted(tmp_path: Path) -
     assert left["last_ckpt"], "the train kill did not leave a last.ckpt to resume from"
 
 
-@pytest.mark.xfail(strict=True, raises=CheckpointError, reason=(
-    "bug in datar/checkpoint.py save_checkpoint: it unlinks last.ckpt.sha256 before writing the new "
-    "last.ckpt, so a SIGKILL during the write leaves the previous last.ckpt without its sidecar and "
-    "every rerun of the train rule fails (exit 2, 'checksum sidecar ... is missing') until a person "
-    "deletes it (seen in the drill above)"))
+# Regression test for the bug the drill hit (fixed in 43a8e9d): a SIGKILL inside save_checkpoint
+# left last.ckpt without its sidecar and every rerun of the train rule failed.
 def test_kill_inside_save_checkpoint_leaves_a_resumable_last_ckpt(tmp_path: Path, monkeypatch) -> None:
     """A kill at any point of saving last.ckpt leaves a checkpoint that resume can load."""
     import datar.checkpoint as ck

@@ -473,9 +473,7 @@ def test_huge_numbers_and_nonfinite_times(fmt: str) -> None:
             assert isinstance(result, ManifestError) and ": line 2: " in str(result) or ": line 1: " in str(result)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "bug in datar/data/manifest.py parse_epic100: str(int(value)) on a class id of > 4300 digits raises "
-    "ValueError (Python's int-string limit) instead of BadRow('bad_label')"))
+# Regression: parse_epic100 raised ValueError (Python's int-string limit) here; fixed in 498e887.
 def test_epic_class_id_of_5000_digits_is_a_bad_row() -> None:
     row = ["P01_01_0", "P01", "P01_01", "0", "00:00:01.00", "00:00:02.00", "1", "2", "x", "x", "9" * 5000, "x", "1", "", ""]
     with sandbox() as (root, _):
@@ -559,25 +557,20 @@ def test_shard_rows_refuse_file_urls_unless_allowed(tmp_path: Path) -> None:
         read_shard_rows(path, SHARD, allowed_schemes=("youtube", "https"))
 
 
-# Known gaps of datar/data/shard_rows.py (reported to the lead): these assert the behaviour
-# issue 7 asks for and fail today; strict xfail turns green->red when the fix lands, so the
-# marker is removed then.
+# Gaps this file found in datar/data/shard_rows.py (non-UTF-8 and over-long fields escaped as
+# UnicodeDecodeError / csv.Error; shell characters, '..' and file://HOST URLs accepted); fixed
+# in 498e887, kept as regression tests.
 SHARD_ROWS_GAPS = [
     pytest.param(b"clip_id,source,start,end,split,shard,label\nab\xffc,https://e.org/x,0,1,train,train-00000,dog\n",
-                 id="non-utf8-raises-UnicodeDecodeError",
-                 marks=pytest.mark.xfail(strict=True, reason="shard_rows: UnicodeDecodeError escapes, not ManifestError")),
+                 id="non-utf8-raises-UnicodeDecodeError"),
     pytest.param(("clip_id,source,start,end,split,shard,label\nabc,https://e.org/" + "a" * 200_000
-                  + ",0,1,train,train-00000,dog\n").encode(), id="field-over-csv-limit-raises-csv.Error",
-                 marks=pytest.mark.xfail(strict=True, reason="shard_rows: _csv.Error escapes, not ManifestError")),
+                  + ",0,1,train,train-00000,dog\n").encode(), id="field-over-csv-limit-raises-csv.Error"),
     pytest.param(csv_bytes([["abc", "https://e.org/$(id);ls|x&y`z`", "0", "1", "train", SHARD, "dog"]], MANIFEST_HEADER),
-                 id="shell-metacharacters-in-url-accepted",
-                 marks=pytest.mark.xfail(strict=True, reason="shard_rows.source_url only rejects whitespace")),
+                 id="shell-metacharacters-in-url-accepted"),
     pytest.param(csv_bytes([["abc", "file:///srv/../../etc/passwd", "0", "1", "train", SHARD, "dog"]], MANIFEST_HEADER),
-                 id="dotdot-file-url-accepted",
-                 marks=pytest.mark.xfail(strict=True, reason="shard_rows.source_url does not check '..' segments")),
+                 id="dotdot-file-url-accepted"),
     pytest.param(csv_bytes([["abc", "file://evil.host/x.wav", "0", "1", "train", SHARD, "dog"]], MANIFEST_HEADER),
-                 id="remote-host-file-url-accepted",
-                 marks=pytest.mark.xfail(strict=True, reason="shard_rows.source_url accepts file://HOST/")),
+                 id="remote-host-file-url-accepted"),
 ]
 
 
