@@ -183,3 +183,29 @@ def test_stats_verb_names_a_missing_shard(tmp_path: Path, capsys):
     (d / "fbank" / "train-00001.safetensors").unlink()
     assert datar_main(["stats", "--config", str(cfg), "--dataset", "kinetics_sounds"]) == 2
     assert "train-00001.safetensors" in capsys.readouterr().err
+
+
+def _reorder_metadata(path: Path) -> None:
+    """Rewrite a shard's header with its metadata keys in reverse order (what another process
+    may write for the same content), keeping the header length."""
+    raw = path.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    meta = header.pop("__metadata__")
+    header["__metadata__"] = dict(reversed(list(meta.items())))
+    text = json.dumps(header, separators=(",", ":")).encode()
+    assert len(text) <= n
+    path.write_bytes(raw[:8] + text + b" " * (n - len(text)) + raw[8 + n:])
+
+
+def test_data_version_depends_on_content_not_header_order(tmp_path: Path):
+    from datar.io import sha256_file
+
+    d, _ = _dataset_tree(tmp_path)
+    (d / "fbank" / "stats.json").write_text(json.dumps({"mean": 0.0, "std": 1.0, "n_clips": 7, "shards": []}))
+    shard = d / "fbank" / "train-00000.safetensors"
+    before_file, before = sha256_file(shard), data_version(tmp_path / "data", "kinetics_sounds")
+    _reorder_metadata(shard)
+    verify_shard(shard)  # still a valid, uncorrupted shard
+    assert sha256_file(shard) != before_file
+    assert data_version(tmp_path / "data", "kinetics_sounds") == before

@@ -68,7 +68,7 @@ def _attempt(job: ClipJob, cfg: Config, scheme: str, url: str) -> None:
         got = flac_duration(tmp_flac, rate)
     except FfmpegFailure as exc:
         kind = classify(exc.message)
-        message = exc.message.replace(f"{job.scratch}/", "")
+        message = exc.message.replace(f"{Path(job.scratch).resolve()}/", "").replace(f"{job.scratch}/", "")
         raise FetchFailure("invalid" if kind != "unavailable" else kind, f"undecodable: {message}") from None
     if got <= 0:
         raise FetchFailure("retry", "empty result (no audio samples)")
