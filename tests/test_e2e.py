@@ -64,10 +64,12 @@ def test_second_run_has_nothing_to_do(demo_run):
 
 
 def test_concurrent_invocation_gets_the_lock_message(tmp_path):
+    """Snakemake locks the files of its DAG: a second run over the same outputs is refused."""
     cfg = write_config(tmp_path / "tiny.yaml", tiny_demo_config())
+    target = "data/kinetics_sounds/fbank/stats.json"
     first = subprocess.Popen(
         [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile", str(cfg),
-         "--cores", "1", "data/kinetics_sounds/fbank/stats.json"],
+         "--cores", "1", target],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
@@ -77,12 +79,18 @@ def test_concurrent_invocation_gets_the_lock_message(tmp_path):
             assert first.poll() is None, first.stdout.read()
             assert time.monotonic() < deadline, "first snakemake never took its lock"
             time.sleep(0.05)
-        second = run_snakemake(tmp_path, cfg, "--cores", "1", "data/vggsound/manifest.csv", check=False)
-        assert second.returncode != 0
-        assert "cannot be locked" in second.stdout + second.stderr
+        second = run_snakemake(tmp_path, cfg, "--cores", "1", target, check=False)
+        still_running = first.poll() is None
     finally:
         out, _ = first.communicate(timeout=300)
     assert first.returncode == 0, out
-    manifest = (tmp_path / "data/kinetics_sounds/manifest.csv").read_text()
-    assert manifest.startswith("clip_id,source,start,end,split,shard,label")
-    assert not (tmp_path / "data/vggsound/manifest.csv").exists()
+    assert still_running, "the first run ended before the second started: the test proves nothing"
+    assert second.returncode != 0
+    assert "cannot be locked" in second.stdout + second.stderr
+    # The first run's outputs are whole: the stats and every shard read back.
+    stats = json.loads((tmp_path / target).read_text())
+    assert stats["n_clips"] > 0
+    from datar.features.shards import verify_shard
+
+    for shard in (tmp_path / "data/kinetics_sounds/fbank").glob("*.safetensors"):
+        verify_shard(shard)
