@@ -94,3 +94,13 @@ def test_concurrent_invocation_gets_the_lock_message(tmp_path):
 
     for shard in (tmp_path / "data/kinetics_sounds/fbank").glob("*.safetensors"):
         verify_shard(shard)
+
+
+def test_snakemake_report_holds_every_table_and_figure(demo_run):
+    work, cfg, _ = demo_run
+    run_snakemake(work, cfg, "--report", "results/report.html", timeout=600)
+    html = (work / "results/report.html").read_text(encoding="utf-8", errors="replace")
+    for name in ("table1.md", "table2.md", "table3.md", "table4.md", "fig1_adaptor.png", "deform_points.png",
+                 "curves_kinetics_sounds.png", "kinetics_sounds_availability.md"):
+        assert name in html, name
+    assert "learnable input adaptor" in html  # a caption
