@@ -3,7 +3,8 @@
 #   snakemake --cores 2 all                              # everything, locally
 #   snakemake --profile slurm all                        # everything, on a SLURM cluster
 #   snakemake --cores 2 results/tables/table2.md         # one table, and only what it needs
-#   snakemake --cores 2 --configfile config/demo.yaml all  # the embedded demo
+#   snakemake --configfile config/demo.yaml --cores 2 all  # the embedded demo (--configfile
+#                                                          # takes several files: put it first)
 #
 # Rules live in workflow/rules/ and call `python -m datar <verb>`; the logic is in datar/.
 import os
