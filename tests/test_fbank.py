@@ -173,3 +173,42 @@ def test_fbank_verb_empty_shard_and_errors(tmp_path: Path, tiny_cfg: Path, capsy
     err = capsys.readouterr().err
     assert "val-00000.tar" in err and "e0.flac" in err
     assert not (tmp_path / "data" / "kinetics_sounds" / "fbank" / "val-00000.safetensors").exists()
+
+
+def flac_file_bytes(wav: torch.Tensor, sr: int = SR) -> bytes:
+    """FLAC as the download stage writes it: ffmpeg to a file (the header carries the length)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = f"{tmp}/x.flac"
+        (
+            ffmpeg.input("pipe:0", format="f32le", ar=sr, ac=1)
+            .output(out, format="flac", acodec="flac")
+            .global_args("-loglevel", "error")
+            .run(input=wav.numpy().astype("<f4").tobytes(), capture_stdout=True, capture_stderr=True)
+        )
+        with open(out, "rb") as fh:
+            return fh.read()
+
+
+def test_in_process_flac_decoder_equals_ffmpeg_bit_for_bit():
+    """The fbank stage reads members with libsndfile; ffmpeg (validate's decoder) agrees exactly."""
+    from datar.data.flac import decode_flac_mono
+
+    wav = sine(440.0, 1.0) * 0.5 + 0.01 * torch.randn(SR, generator=torch.Generator().manual_seed(0))
+    data = flac_file_bytes(wav)
+    ours = decode_flac_mono(data, sample_rate=SR, name="x.flac")
+    theirs = decode_audio_bytes(data, sample_rate=SR, name="x.flac").numpy()
+    assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+    assert (ours == theirs).all()
+    # A FLAC written to a pipe (no length in its header) decodes the same, through ffmpeg.
+    assert (decode_flac_mono(flac_bytes(wav), sample_rate=SR, name="x.flac") == theirs).all()
+
+
+def test_in_process_flac_decoder_refuses_wrong_rate_and_garbage():
+    from datar.data.flac import decode_flac_mono
+
+    with pytest.raises(DataError, match="x.flac: member is 1 channel.s. at 8000 Hz, expected mono at 16000"):
+        decode_flac_mono(flac_file_bytes(sine(440.0, 0.5, sr=8000), sr=8000), sample_rate=SR, name="x.flac")
+    with pytest.raises(DataError, match="bad.flac: .*cannot decode"):
+        decode_flac_mono(b"fLaC not really a flac file" * 10, sample_rate=SR, name="bad.flac")

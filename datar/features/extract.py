@@ -15,7 +15,7 @@ from torch import Tensor
 
 from datar.config import FbankConfig
 from datar.errors import DataError
-from datar.data.ffmpeg_audio import decode_bytes_mono
+from datar.data.flac import decode_flac_mono
 from datar.features.fbank import compute_fbank, fbank_config_dict, pad_or_crop
 from datar.features.labels import load_classes, manifest_labels
 from datar.features.shards import ShardData, write_shard
@@ -75,7 +75,7 @@ def ok_clip_ids(valid_csv: str | os.PathLike[str]) -> list[str]:
 
 
 def _features(data: bytes, *, name: str, sample_rate: int, cfg: FbankConfig) -> tuple[Tensor, int]:
-    wav = torch.from_numpy(decode_bytes_mono(data, sample_rate=sample_rate, name=name))
+    wav = torch.from_numpy(decode_flac_mono(data, sample_rate=sample_rate, name=name))
     fb = compute_fbank(wav, sample_rate=sample_rate, cfg=cfg)
     if fb.shape[0] == 0:
         raise DataError(f"{name}: clip is shorter than one fbank frame")
