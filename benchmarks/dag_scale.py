@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         f"| {args.rows:,} | {shard_size} | {t_manifest:.1f} | {t_plan:.1f} | {jobs.get('total', 0):,} |",
         "",
         "Jobs by rule: " + ", ".join(f"{k} {v}" for k, v in jobs.items() if k != "total"),
+        "",
+        f"One job per shard of {shard_size} clips for each of download, validate and fbank: about "
+        f"3 x rows / shard size jobs, where one job per clip would make {3 * args.rows:,}.",
     ]
     report = "\n".join(lines) + "\n"
     print(report)
