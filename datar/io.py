@@ -56,6 +56,27 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return file_digest(path, "sha256")
 
 
+def read_json_object(path: str | os.PathLike[str], *, missing: str = "not found") -> dict[str, Any]:
+    """Parse the JSON object in ``path``; raise DataError naming the file otherwise.
+
+    Args:
+        path: the file.
+        missing: the message for a missing file (say which stage makes it).
+    """
+    from datar.errors import DataError
+
+    p = Path(path)
+    try:
+        obj = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{p}: {missing}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{p}: not valid JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise DataError(f"{p}: expected a JSON object")
+    return obj
+
+
 def read_yaml(path: str | os.PathLike[str], *, what: str, error: type[Exception]) -> Any:
     """Parse the YAML file ``path``; a missing or malformed file raises ``error`` naming it.
 

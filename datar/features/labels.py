@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from datar.errors import DataError
+from datar.io import read_json_object
 
 
 def load_classes(path: str | os.PathLike[str], heads: Sequence[str]) -> dict[str, list[str]]:
@@ -18,13 +18,8 @@ def load_classes(path: str | os.PathLike[str], heads: Sequence[str]) -> dict[str
         DataError: the file is missing or malformed, or lacks one of ``heads`` (named).
     """
     p = Path(path)
-    try:
-        obj = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{p}: classes file not found (run the manifest stage)") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{p}: not valid JSON ({exc})") from None
-    table = obj.get("heads") if isinstance(obj, dict) else None
+    obj = read_json_object(p, missing="classes file not found (run the manifest stage)")
+    table = obj.get("heads")
     if not isinstance(table, dict):
         raise DataError(f'{p}: expected {{"heads": {{head: [class names]}}}}')
     out: dict[str, list[str]] = {}

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from datar.errors import DataError
+from datar.io import read_json_object
 
 
 def fbank_dir(data_dir: str | os.PathLike[str], dataset: str) -> Path:
@@ -21,13 +21,8 @@ def shard_entries(data_dir: str | os.PathLike[str], dataset: str) -> list[dict]:
         DataError: the file is missing or malformed (named).
     """
     p = Path(data_dir) / dataset / "shards.json"
-    try:
-        obj = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{p}: not found (run the manifest stage)") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{p}: not valid JSON ({exc})") from None
-    entries = obj.get("shards") if isinstance(obj, dict) else None
+    obj = read_json_object(p, missing="not found (run the manifest stage)")
+    entries = obj.get("shards")
     if not isinstance(entries, list) or not all(
         isinstance(e, dict) and isinstance(e.get("name"), str) and isinstance(e.get("split"), str) for e in entries
     ):

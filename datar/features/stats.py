@@ -11,7 +11,6 @@ float64, so memory stays bounded whatever the dataset size.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ import torch
 
 from datar.errors import DataError
 from datar.features.shards import open_shard, verify_shard
-from datar.io import write_json_atomic
+from datar.io import read_json_object, write_json_atomic
 
 
 @dataclass(frozen=True)
@@ -107,12 +106,7 @@ def load_stats(path: str | os.PathLike[str]) -> Stats:
         DataError: the file is missing, malformed, or its std is not a positive finite number.
     """
     p = Path(path)
-    try:
-        obj = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{p}: stats file not found (run the stats stage)") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{p}: not valid JSON ({exc})") from None
+    obj = read_json_object(p, missing="stats file not found (run the stats stage)")
     try:
         mean, std = float(obj["mean"]), float(obj["std"])
     except (KeyError, TypeError, ValueError) as exc:

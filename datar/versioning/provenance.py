@@ -8,13 +8,13 @@ each rendered table. After a pull or a checkout they must agree; this names ever
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from datar.config import Config
 from datar.errors import DataError
+from datar.io import read_json_object
 from datar.features.version import data_version
 
 # "- data version: runs: <v>[, <v>...]; <path>: <v>" (datar.report.provenance / render).
@@ -39,13 +39,7 @@ def _short(v: str) -> str:
 
 
 def _json(path: Path) -> dict:
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(raw, dict):
-        raise DataError(f"{path}: expected a JSON object")
-    return raw
+    return read_json_object(path)
 
 
 def table_data_versions(path: Path) -> tuple[list[str], str | None]:
