@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
-
+from datar.cli._args import stage_parser
 from datar.config import load_config
 from datar.data.availability import write_availability
 
 
 def main(argv: list[str] | None = None) -> int:
     """Write ``{results_dir}/data/{D}_availability.md`` and ``.csv``."""
-    parser = argparse.ArgumentParser(prog="python -m datar availability", description=__doc__)
-    parser.add_argument("--config", required=True, help="config YAML")
-    parser.add_argument("--dataset", required=True, help="dataset name under datasets:")
+    parser = stage_parser("availability", __doc__)
     args = parser.parse_args(argv)
     md, csv_path = write_availability(load_config(args.config), args.dataset)
     print(md.read_text(encoding="utf-8"))

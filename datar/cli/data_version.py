@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
-
+from datar.cli._args import stage_parser
 from datar.config import load_config
 from datar.features.version import write_data_version
 
 
 def main(argv: list[str] | None = None) -> int:
     """Hash manifest, classes, shard list, feature shards and stats into one data version."""
-    ap = argparse.ArgumentParser(prog="datar data-version", description=__doc__)
-    ap.add_argument("--config", required=True, help="experiment config (YAML)")
-    ap.add_argument("--dataset", required=True, help="dataset name in the config")
+    ap = stage_parser("data-version", __doc__)
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
     cfg.dataset(args.dataset)

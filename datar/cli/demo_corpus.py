@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
-
+from datar.cli._args import stage_parser
 from datar.config import load_config
 from datar.data.demo import write_demo_corpus
 
 
 def main(argv: list[str] | None = None) -> int:
     """Write ``{data_dir}/demo/{D}/audio/*`` and ``{data_dir}/demo/{D}/source.csv``."""
-    parser = argparse.ArgumentParser(prog="python -m datar demo-corpus", description=__doc__)
-    parser.add_argument("--config", required=True, help="config YAML")
-    parser.add_argument("--dataset", required=True, help="dataset name under datasets:")
+    parser = stage_parser("demo-corpus", __doc__)
     parser.add_argument("--workers", type=int, default=None, help="parallel encoders (default: CPU count)")
     args = parser.parse_args(argv)
     cfg = load_config(args.config)

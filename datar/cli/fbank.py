@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 
 import torch
 
+from datar.cli._args import stage_parser
 from datar.config import load_config
 from datar.features.extract import ShardPaths, check_shard_name, extract_shard
 
@@ -17,10 +17,7 @@ def _cpus() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Compute ``{data_dir}/{D}/fbank/{S}.safetensors`` from the shard's tar and valid csv."""
-    ap = argparse.ArgumentParser(prog="datar fbank", description=__doc__)
-    ap.add_argument("--config", required=True, help="experiment config (YAML)")
-    ap.add_argument("--dataset", required=True, help="dataset name in the config")
-    ap.add_argument("--shard", required=True, help="shard name, e.g. train-00000")
+    ap = stage_parser("fbank", __doc__, shard=True)
     ap.add_argument("--workers", type=int, default=None, help="decode/fbank threads (default: usable CPUs)")
     args = ap.parse_args(argv)
     cfg = load_config(args.config)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
-
+from datar.cli._args import stage_parser
 from datar.config import load_config
 from datar.data.manifest import make_manifest, summary
 
 
 def main(argv: list[str] | None = None) -> int:
     """Write ``{data_dir}/{D}/manifest.csv``, ``shards.json`` and ``classes.json``."""
-    parser = argparse.ArgumentParser(prog="python -m datar manifest", description=__doc__)
-    parser.add_argument("--config", required=True, help="config YAML")
-    parser.add_argument("--dataset", required=True, help="dataset name under datasets:")
+    parser = stage_parser("manifest", __doc__)
     args = parser.parse_args(argv)
     cfg = load_config(args.config)
     print(summary(make_manifest(cfg, args.dataset)))

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
-
+from datar.cli._args import stage_parser
 from datar.config import load_config
 from datar.features.layout import fbank_dir, shard_paths
 from datar.features.stats import compute_stats, write_stats
@@ -11,9 +10,7 @@ from datar.features.stats import compute_stats, write_stats
 
 def main(argv: list[str] | None = None) -> int:
     """Write ``{data_dir}/{D}/fbank/stats.json`` from every train shard in ``shards.json``."""
-    ap = argparse.ArgumentParser(prog="datar stats", description=__doc__)
-    ap.add_argument("--config", required=True, help="experiment config (YAML)")
-    ap.add_argument("--dataset", required=True, help="dataset name in the config")
+    ap = stage_parser("stats", __doc__)
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
     cfg.dataset(args.dataset)

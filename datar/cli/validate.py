@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
+
 from collections import Counter
+
+from datar.cli._args import stage_parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Arguments: ``--config``, ``--dataset``, ``--shard``."""
-    p = argparse.ArgumentParser(prog="python -m datar validate", description=__doc__)
-    p.add_argument("--config", required=True, help="config YAML (e.g. .datar/config.resolved.yaml)")
-    p.add_argument("--dataset", required=True, help="dataset name in the config")
-    p.add_argument("--shard", required=True, help="shard name from shards.json, e.g. train-00000")
+    p = stage_parser("validate", __doc__, shard=True)
     return p
 
 
