@@ -31,10 +31,10 @@ import math
 import re
 import urllib.parse
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from datar.config import SPLITS, Config, DatasetConfig
 from datar.data.sources import ResolvedSource, resolve_source
@@ -245,18 +245,27 @@ def _header(rows: Iterator[tuple[int, list[str]]], required: Sequence[str], orig
     return index
 
 
-def _rows(text: str, origin: str) -> Iterator[tuple[int, list[str]]]:
-    """Non-empty csv records with their (last) line number; malformed csv names the line."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+def csv_records(reader: Any, where: Callable[[int], str]) -> Iterator[tuple[int, Any]]:
+    """``(line, record)`` of a csv reader (plain or Dict), line = the record's last line.
+
+    A malformed record raises ManifestError ``"{where(line)}: malformed csv: ..."``.
+    """
     while True:
         try:
-            row = next(reader)
+            rec = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            raise ManifestError(f"{origin}: line {reader.line_num}: malformed csv: {exc}") from None
+            raise ManifestError(f"{where(reader.line_num)}: malformed csv: {exc}") from None
+        yield reader.line_num, rec
+
+
+def _rows(text: str, origin: str) -> Iterator[tuple[int, list[str]]]:
+    """Non-empty csv records with their (last) line number; malformed csv names the line."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    for line, row in csv_records(reader, lambda n: f"{origin}: line {n}"):
         if row:
-            yield reader.line_num, row
+            yield line, row
 
 
 # --------------------------------------------------------------------------- parsers

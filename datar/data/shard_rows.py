@@ -83,16 +83,10 @@ def _seconds(value: str, *, where: str, key: str, optional: bool) -> float | Non
 
 def _records(reader: csv.DictReader, manifest: Path):
     """(line, row) pairs; a malformed csv record raises ManifestError naming the line."""
-    while True:
-        try:
-            rec = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise ManifestError(f"{manifest}:{reader.line_num}: malformed csv record: {exc}") from None
+    for line, rec in manifest_checks.csv_records(reader, lambda n: f"{manifest}:{n}"):
         if None in rec or any(v is None for v in rec.values()):
-            raise ManifestError(f"{manifest}:{reader.line_num}: wrong number of fields")
-        yield reader.line_num, rec
+            raise ManifestError(f"{manifest}:{line}: wrong number of fields")
+        yield line, rec
 
 
 def read_shard_rows(manifest: Path, shard: str, *, allowed_schemes: tuple[str, ...]) -> list[ClipRow]:
