@@ -3,13 +3,15 @@
 #   snakemake --cores 2 all                              # everything, locally
 #   snakemake --profile slurm all                        # everything, on a SLURM cluster
 #   snakemake --cores 2 results/tables/table2.md         # one table, and only what it needs
-#   snakemake --configfile config/demo.yaml --cores 2 all  # the embedded demo (--configfile
-#                                                          # takes several files: put it first)
+#   snakemake --configfile config/demo.yaml --cores 2 all  # the embedded demo
+#   snakemake --configfile config/test.yaml --cores 2 all  # the smallest run (CI, a check)
+#   snakemake --configfile config/demo.yaml seeds.yaml ... # later files override keys of earlier
+#                                                          # ones (e.g. seeds: [0, 1, 2])
 #
 # Rules live in workflow/rules/ and call `python -m datar <verb>`; the logic is in datar/.
 import os
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -21,9 +23,9 @@ if not workflow.overwrite_configfiles:
     configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
-validate(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
-
-
+# common.smk checks the config against workflow/schemas/config.schema.yaml (datar.schema: one
+# line per bad key, with the file and a fix), fills in its defaults and writes the resolved
+# config that every job reads.
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"

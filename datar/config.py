@@ -1,8 +1,14 @@
 """The experiment config: YAML, validated by the JSON schema, turned into frozen dataclasses.
 
-``load_config(path)`` is the one way in. The schema (``workflow/schemas/config.schema.yaml``,
-also used by the Snakefile's ``validate()``) checks types and ranges; the dataclass builder
-then rejects any key it does not know, naming the full key path (``train.lr_sheduler``).
+``load_config(path)`` is the one way in (the workflow uses ``config_from_mapping`` on what
+Snakemake merged). The schema (``workflow/schemas/config.schema.yaml``, :mod:`datar.schema`)
+checks types and ranges, names unknown keys with a did-you-mean, and is the one place the
+defaults live: validation fills them into the raw mapping, so ``cfg.raw``, ``cfg.sha256`` and
+the resolved config state every value a run used.
+
+Adding a key: a property with its ``default`` in the schema (no default if it is required),
+and a field here with the same default (none if required). ``tests/test_config.py`` checks
+that the two agree, key by key.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,8 +27,7 @@ from typing import Any, Literal
 import yaml
 
 from datar.errors import ConfigError
-
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+from datar.schema import SCHEMA_PATH, Origin, validate
 
 Split = Literal["train", "val", "test"]
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -29,14 +35,14 @@ SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 @dataclass(frozen=True)
 class AudioConfig:
-    sample_rate: int = 16000
-    clip_seconds: float = 10.0
+    sample_rate: int
+    clip_seconds: float
 
 
 @dataclass(frozen=True)
 class FbankConfig:
-    num_mel_bins: int = 128
-    target_length: int = 1024
+    num_mel_bins: int
+    target_length: int
     frame_shift_ms: float = 10.0
     frame_length_ms: float = 25.0
     freq_mask: int = 48
@@ -51,7 +57,7 @@ class ManifestConfig:
 
 @dataclass(frozen=True)
 class DownloadConfig:
-    shard_size: int = 300
+    shard_size: int
     local: bool = True
     workers: int = 4
     retries: int = 3
@@ -114,7 +120,7 @@ class PretrainedConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    size: Literal["tiny", "T", "S", "B"] = "B"
+    size: Literal["tiny", "T", "S", "B"]
     adaptor_kernel: int = 3
     pretrained: PretrainedConfig = field(default_factory=PretrainedConfig)
 
@@ -206,25 +212,9 @@ def config_sha256(raw: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------- building
 
 
-def _schema() -> dict[str, Any]:
-    with open(SCHEMA_PATH, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
-
-
-def validate_raw(raw: Any, *, origin: str = "config") -> None:
-    """Validate a raw config mapping against the JSON schema; raise ConfigError naming the key."""
-    import jsonschema
-
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{origin}: the config must be a mapping, got {type(raw).__name__}")
-    validator = jsonschema.Draft202012Validator(_schema())
-    errors = sorted(validator.iter_errors(raw), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        lines = []
-        for err in errors[:10]:
-            key = ".".join(str(p) for p in err.absolute_path) or "<top level>"
-            lines.append(f"{origin}: {key}: {err.message}")
-        raise ConfigError("invalid config:\n  " + "\n  ".join(lines))
+def validate_raw(raw: Any, *, origin: Origin = "config") -> None:
+    """Validate a raw config mapping against the schema, filling in defaults (:func:`datar.schema.validate`)."""
+    validate(raw, origin=origin)
 
 
 def _convert(tp: Any, value: Any, key: str) -> Any:
@@ -263,7 +253,8 @@ def _build(cls: type, raw: Mapping[str, Any], prefix: str) -> Any:
     for k in raw:
         if k not in fields:
             where = f"{prefix}.{k}" if prefix else str(k)
-            raise ConfigError(f"{where}: unknown config key (known here: {', '.join(sorted(fields))})")
+            raise ConfigError(f"{where}: the schema knows this key but {cls.__name__} has no field for it "
+                              "(add the field to datar/config.py)")
     kwargs = {}
     for name, f in fields.items():
         where = f"{prefix}.{name}" if prefix else name
@@ -274,30 +265,50 @@ def _build(cls: type, raw: Mapping[str, Any], prefix: str) -> Any:
     return cls(**kwargs)
 
 
-def _check_references(cfg: Config, origin: str) -> None:
+def _check_references(cfg: Config, origin: Origin) -> None:
+    def fail(path: tuple[str, ...], what: str) -> ConfigError:
+        where = origin(path) if callable(origin) else origin
+        return ConfigError(f"{'.'.join(path)}: {what.replace('{where}', where)}")
+
+    datasets = ", ".join(sorted(cfg.datasets))
     for tname, table in cfg.tables.items():
         if table.dataset not in cfg.datasets:
-            raise ConfigError(f"{origin}: tables.{tname}.dataset: unknown dataset {table.dataset!r}")
+            raise fail(("tables", tname, "dataset"), f"unknown dataset {table.dataset!r} in {{where}}; "
+                                                     f"use one of the config's datasets: {datasets}")
         if table.dataset not in cfg.train.epochs:
-            raise ConfigError(f"{origin}: train.epochs.{table.dataset}: missing (needed by tables.{tname})")
-    if cfg.figures.fig1 is not None and cfg.figures.fig1.dataset not in cfg.datasets:
-        raise ConfigError(f"{origin}: figures.fig1.dataset: unknown dataset {cfg.figures.fig1.dataset!r}")
+            raise fail(("train", "epochs", table.dataset), f"missing in {{where}} (tables.{tname} needs it); "
+                                                           "add the number of epochs for this dataset")
+    fig1 = cfg.figures.fig1
+    if fig1 is not None and fig1.dataset not in cfg.datasets:
+        raise fail(("figures", "fig1", "dataset"), f"unknown dataset {fig1.dataset!r} in {{where}}; "
+                                                   f"use one of: {datasets}")
     for dname, ds in cfg.datasets.items():
+        key = ("datasets", dname)
         if ds.format == "epic100" and not ds.video_source:
-            raise ConfigError(f"{origin}: datasets.{dname}.video_source: required for format epic100")
+            raise fail((*key, "video_source"), "required for format epic100 in {where}; set it to the directory "
+                                               "of your EPIC-KITCHENS videos")
         if ds.format == "kinetics400" and not ds.classes:
-            raise ConfigError(f"{origin}: datasets.{dname}.classes: required for format kinetics400 (the Kinetics-Sounds list)")
+            raise fail((*key, "classes"), "required for format kinetics400 in {where}; list the Kinetics-Sounds "
+                                          "classes (config/config.yaml has the 32-class list)")
         if ds.format == "epic100" and tuple(ds.heads) != ("verb", "noun"):
-            raise ConfigError(f"{origin}: datasets.{dname}.heads: format epic100 has heads [verb, noun]")
+            raise fail((*key, "heads"), "format epic100 has heads [verb, noun] in {where}; set heads: [verb, noun]")
         if ds.demo_corpus is not None and set(ds.demo_corpus.classes) != set(ds.heads):
-            raise ConfigError(
-                f"{origin}: datasets.{dname}.demo_corpus.classes: keys {sorted(ds.demo_corpus.classes)} "
-                f"must equal the dataset's heads {list(ds.heads)}"
-            )
+            raise fail((*key, "demo_corpus", "classes"),
+                       f"keys {sorted(ds.demo_corpus.classes)} in {{where}} must equal the dataset's heads "
+                       f"{list(ds.heads)}")
 
 
-def config_from_mapping(raw: Mapping[str, Any], *, origin: str = "config") -> Config:
-    """Validate ``raw`` and build the frozen Config; errors name ``origin`` and the key."""
+def config_from_mapping(raw: Mapping[str, Any], *, origin: Origin = "config") -> Config:
+    """Validate ``raw`` (filling in schema defaults) and build the frozen Config.
+
+    Args:
+        raw: the config mapping (not modified).
+        origin: the file it came from, or a function naming the file (or ``--config``)
+            that set a key (:func:`datar.schema.config_sources`).
+
+    Raises:
+        ConfigError: one line per problem, naming key, file and fix.
+    """
     raw = json.loads(json.dumps(raw, default=str))  # plain, detached copy
     validate_raw(raw, origin=origin)
     cfg = _build(Config, raw, "")
@@ -306,14 +317,50 @@ def config_from_mapping(raw: Mapping[str, Any], *, origin: str = "config") -> Co
     return cfg
 
 
+RESOLVED_DIR = ".datar"
+_RESOLVED_NAME = re.compile(r"^config-([0-9a-f]{16})\.yaml$")
+
+
 def load_config(path: str | os.PathLike[str]) -> Config:
-    """Load, validate and build the config at ``path``."""
+    """Load, validate and build the config at ``path``.
+
+    A resolved config (``.datar/config-<hash>.yaml``, :func:`write_resolved_config`) must
+    still hash to its name: a file changed after the workflow wrote it is an error.
+    """
     from datar.io import read_yaml
 
     raw = read_yaml(path, what="config file", error=ConfigError)
-    return config_from_mapping(raw, origin=str(Path(path)))
+    cfg = config_from_mapping(raw, origin=str(Path(path)))
+    m = _RESOLVED_NAME.match(Path(path).name)
+    if m and cfg.sha256[:16] != m.group(1):
+        raise ConfigError(f"{path}: this resolved config was changed after the workflow wrote it (it hashes to "
+                          f"{cfg.sha256[:16]}); delete it and rerun snakemake, which writes it again")
+    return cfg
 
 
 def dump_config(cfg: Config) -> str:
     """The resolved config as YAML (the form written beside every run)."""
     return yaml.safe_dump(dict(cfg.raw), sort_keys=True)
+
+
+def write_resolved_config(cfg: Config, directory: str | os.PathLike[str] = RESOLVED_DIR) -> str:
+    """Write ``cfg`` to ``{directory}/config-<first 16 hex of cfg.sha256>.yaml`` unless it is there.
+
+    The name is the content's hash, so the file never changes once written: a workflow
+    parsed with another config (``-n``, ``--lint``, ``--report``, another run) writes
+    another file, and a job always reads the config of the run that planned it.
+
+    Returns:
+        The path (relative to the working directory when ``directory`` is).
+    """
+    from datar.io import write_text_atomic
+
+    path = Path(directory) / f"config-{cfg.sha256[:16]}.yaml"
+    text = dump_config(cfg)
+    try:
+        same = path.read_text(encoding="utf-8") == text
+    except OSError:
+        same = False
+    if not same:
+        write_text_atomic(path, text)
+    return path.as_posix()

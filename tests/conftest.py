@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import subprocess
 import sys
@@ -16,22 +15,20 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
 def tiny_demo_config(**overrides) -> dict:
-    """config/demo.yaml shrunk for tests: few clips, tiny inputs, 2 epochs, one seed."""
-    cfg = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
-    cfg = copy.deepcopy(cfg)
-    cfg["name"] = "tiny"
-    cfg["seeds"] = [0]
-    cfg["audio"]["clip_seconds"] = 1.0
-    cfg["fbank"].update(num_mel_bins=32, target_length=64, freq_mask=4, time_mask=8)
-    cfg["download"].update(shard_size=16, workers=2, retries=1, backoff_seconds=0.05)
-    sizes = {"kinetics_sounds": (24, 12), "vggsound": (20, 10), "epic100": (24, 12)}
-    for name, ds in cfg["datasets"].items():
-        train, test = sizes[name]
-        ds["demo_corpus"].update(train_clips=train, test_clips=test)
-        ds["demo_corpus"]["broken"] = {"dead": 1, "corrupt": 1, "silent": 1, "short": 1}
-    cfg["train"].update(batch_size=8, warmup_steps=2, epochs={k: 2 for k in cfg["train"]["epochs"]})
+    """config/test.yaml (the demo shrunk: few clips, tiny inputs, 2 epochs, one seed), top-level keys replaced."""
+    cfg = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
     for key, value in overrides.items():
         cfg[key] = value
+    return cfg
+
+
+def one_dataset_config(rows: list[str], *, epochs: int = 1) -> dict:
+    """config/test.yaml cut to Kinetics-Sounds and one Table 4 with ``rows``, no figures."""
+    cfg = tiny_demo_config()
+    cfg["datasets"] = {"kinetics_sounds": cfg["datasets"]["kinetics_sounds"]}
+    cfg["tables"] = {"table4": {**cfg["tables"]["table4"], "rows": list(rows)}}
+    cfg["figures"] = {}
+    cfg["train"]["epochs"] = {"kinetics_sounds": epochs}
     return cfg
 
 

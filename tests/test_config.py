@@ -64,11 +64,141 @@ def test_bad_keys_are_named(mutate, needle):
     assert "my.yaml" in str(info.value)
 
 
-def test_unknown_key_message_names_full_path():
+def test_unknown_key_is_one_line_with_did_you_mean():
     raw = copy.deepcopy(_raw())
-    raw["download"]["retriez"] = 3
-    with pytest.raises(ConfigError, match=r"download: Additional properties are not allowed \('retriez'"):
-        config_from_mapping(raw)
+    raw["train"]["batchsize"] = 3
+    with pytest.raises(ConfigError) as info:
+        config_from_mapping(raw, origin="bad.yaml")
+    assert str(info.value) == "train.batchsize: unknown key in bad.yaml; did you mean train.batch_size?"
+
+
+@pytest.mark.parametrize(
+    "mutate, line",
+    [
+        (lambda r: r["download"].update(retriez=3), "download.retriez: unknown key in bad.yaml; did you mean "
+                                                    "download.retries?"),
+        (lambda r: r["model"].update(size="b"), "model.size: 'b' is not one of tiny, T, S, B in bad.yaml; did you "
+                                                "mean B?"),
+        (lambda r: r["fbank"].update(num_mel_bins=3), "fbank.num_mel_bins: 3 is out of range in bad.yaml; use a "
+                                                      "value >= 8"),
+        (lambda r: r["train"].pop("lr"), "train.lr: required key missing in bad.yaml; add it (config/config.yaml "
+                                         "has every key, with comments)"),
+        (lambda r: r["tables"]["table1"].update(dataset="audioset"),
+         "tables.table1.dataset: unknown dataset 'audioset' in bad.yaml; use one of the config's datasets: "
+         "epic100, kinetics_sounds, vggsound"),
+    ],
+)
+def test_config_errors_say_what_and_how_to_fix(mutate, line):
+    raw = copy.deepcopy(_raw())
+    mutate(raw)
+    with pytest.raises(ConfigError) as info:
+        config_from_mapping(raw, origin="bad.yaml")
+    assert str(info.value) == line
+
+
+def test_a_list_from_the_command_line_is_explained(tmp_path):
+    """Snakemake's --config 'seeds=[0,1]' arrives as strings: the error says what to do instead."""
+    from datar.schema import config_sources
+
+    path = tmp_path / "demo.yaml"
+    path.write_text((REPO / "config" / "demo.yaml").read_text())
+    raw = {**_raw(), "seeds": ["0", "1"]}
+    with pytest.raises(ConfigError) as info:
+        config_from_mapping(raw, origin=config_sources([path], {"seeds": ["0", "1"]}))
+    first = str(info.value).splitlines()[0]
+    assert first.startswith("seeds[0]: expected an integer, got '0' in --config; --config passes every value as a "
+                            "string") and "another --configfile" in first
+    raw = copy.deepcopy(_raw())
+    raw["train"]["batchsize"] = 3
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"^train\.batchsize: unknown key in \S*demo\.yaml;"):
+        config_from_mapping(raw, origin=config_sources([path], {}))
+
+
+def _schema_node(node, schema):
+    while "$ref" in node:
+        node = schema["$defs"][node["$ref"].rsplit("/", 1)[1]]
+    return node
+
+
+def _dataclass_for(tp):
+    import dataclasses
+    import typing
+
+    for t in (tp, *typing.get_args(tp)):
+        if dataclasses.is_dataclass(t):
+            return t
+        for a in typing.get_args(t):
+            if dataclasses.is_dataclass(a):
+                return a
+    return None
+
+
+def _check_defaults(cls, node, schema, prefix, problems):
+    import dataclasses
+    import typing
+
+    node = _schema_node(node, schema)
+    props, required = node.get("properties", {}), set(node.get("required", []))
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "raw"}
+    for name in sorted(set(props) | set(fields)):
+        key = f"{prefix}{name}"
+        if name not in fields or name not in props:
+            problems.append(f"{key}: in {'the schema' if name in props else cls.__name__} only")
+            continue
+        f, sub = fields[name], _schema_node(props[name], schema)
+        has = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        if name in required or "default" not in props[name]:
+            if has and name in required:
+                problems.append(f"{key}: required by the schema, so the dataclass default can never be used")
+            elif has and f.default is not None:
+                problems.append(f"{key}: dataclass default {f.default!r} but the schema has none")
+            elif not has and name not in required:
+                problems.append(f"{key}: optional in the schema but the dataclass field has no default")
+        else:
+            want = props[name]["default"]
+            got = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            sub_cls = _dataclass_for(hints[name])
+            if sub_cls is not None and isinstance(want, dict):
+                ok = got == config_from_mapping_part(sub_cls, want)
+            else:
+                ok = got == (tuple(want) if isinstance(want, list) else want)
+            if not ok:
+                problems.append(f"{key}: dataclass default {got!r} differs from the schema's {want!r}")
+        sub_cls = _dataclass_for(hints[name])
+        if sub_cls is not None and "properties" in sub:
+            _check_defaults(sub_cls, sub, schema, f"{key}.", problems)
+        elif sub_cls is not None and isinstance(sub.get("additionalProperties"), dict):
+            _check_defaults(sub_cls, sub["additionalProperties"], schema, f"{key}.<name>.", problems)
+
+
+def config_from_mapping_part(cls, raw):
+    from datar.config import _build
+
+    return _build(cls, raw, "")
+
+
+def test_defaults_live_in_the_schema_and_the_dataclasses_agree():
+    """Every key: the dataclass default equals the schema default; a required key has none (no dead default)."""
+    from datar.config import Config
+    from datar.schema import schema
+
+    problems: list[str] = []
+    _check_defaults(Config, schema(), schema(), "", problems)
+    assert not problems, "\n".join(problems)
+
+
+def test_loading_fills_in_the_schema_defaults():
+    raw = copy.deepcopy(_raw())
+    del raw["train"]["warmup_steps"], raw["manifest"], raw["download"]["workers"]
+    cfg = config_from_mapping(raw)
+    assert cfg.train.warmup_steps == 1000 and cfg.raw["train"]["warmup_steps"] == 1000
+    assert cfg.raw["manifest"] == {"on_bad_row": "error", "val_fraction": 0.0}
+    assert cfg.download.workers == 4 and cfg.raw["download"]["workers"] == 4
+    # the resolved form round-trips to the same config and hash
+    again = config_from_mapping(yaml.safe_load(yaml.safe_dump(dict(cfg.raw))))
+    assert again == cfg and again.sha256 == cfg.sha256
 
 
 def test_missing_file_is_named(tmp_path):

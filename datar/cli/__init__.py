@@ -18,4 +18,5 @@ VERBS: dict[str, str] = {
     "figure-curves": "figure_curves",
     "data-version": "data_version",
     "dvc-check": "dvc_check",
+    "dvc-targets": "dvc_targets",
 }

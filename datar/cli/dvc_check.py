@@ -12,6 +12,8 @@ that exist so Snakemake trusts the pulled files (DVC does not keep mtimes; docs/
 from __future__ import annotations
 
 import argparse
+
+from datar.cli._args import verb_parser
 from pathlib import Path
 
 from datar.config import load_config
@@ -36,8 +38,7 @@ def changed_deps(status: dict, paths: set[str]) -> dict[str, list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the checks; exit 0 when all hold, else print every problem and exit 2."""
-    ap = argparse.ArgumentParser(prog="datar dvc-check", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = verb_parser("dvc-check", __doc__)
     ap.add_argument("--config", required=True, help="the experiment config dvc.yaml runs (params.yaml)")
     ap.add_argument("--root", default=".", help="repository root (default: .)")
     ap.add_argument("--stage", action="append", default=None,
@@ -95,12 +96,3 @@ def main(argv: list[str] | None = None) -> int:
     print("ok")
     return 0
 
-
-if __name__ == "__main__":  # `python -m datar.cli.dvc_check` works before the verb is registered
-    import sys
-
-    try:
-        sys.exit(main())
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)

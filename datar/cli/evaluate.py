@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+
+from datar.cli._args import verb_parser
 import json
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from datar.train.evaluate import evaluate_run
 
 def build_parser() -> argparse.ArgumentParser:
     """The verb's arguments."""
-    p = argparse.ArgumentParser(prog="python -m datar evaluate", description=__doc__)
+    p = verb_parser("evaluate", __doc__)
     p.add_argument("--config", required=True, help="experiment config (YAML)")
     p.add_argument("--run", required=True, type=Path, help="run directory holding checkpoint.pt")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")

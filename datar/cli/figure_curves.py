@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from datar.cli._args import verb_parser
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The verb's argument parser."""
-    p = argparse.ArgumentParser(prog="python -m datar figure-curves", description=__doc__)
+    p = verb_parser("figure-curves", __doc__)
     p.add_argument("--config", required=True, help="experiment config (YAML; its demo flag marks the title)")
     p.add_argument("--out-prefix", required=True, help="output path without suffix, e.g. results/figures/curves_vggsound")
     p.add_argument("--title", default=None, help="figure title (default: 'Training curves: <datasets>')")

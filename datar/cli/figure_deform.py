@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from datar.cli._args import verb_parser
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The verb's argument parser."""
-    p = argparse.ArgumentParser(prog="python -m datar figure-deform", description=__doc__)
+    p = verb_parser("figure-deform", __doc__)
     p.add_argument("--config", required=True, help="experiment config (YAML)")
     p.add_argument("--run", required=True, help="run directory holding checkpoint.pt (a deformable variant)")
     p.add_argument("--out-prefix", required=True, help="output path without suffix, e.g. results/figures/deform_points")

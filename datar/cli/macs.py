@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from datar.cli._args import verb_parser
+
 from datar.errors import ConfigError
 
 PAPER_GMACS = {"ast": 103.4, "datar": 93.3}  # paper §4, VGGSound, 128 x 1024 input
@@ -12,7 +14,7 @@ PAPER_GMACS = {"ast": 103.4, "datar": 93.3}  # paper §4, VGGSound, 128 x 1024 i
 def build_parser() -> argparse.ArgumentParser:
     from datar.models import SIZES, VARIANTS
 
-    p = argparse.ArgumentParser(prog="python -m datar macs", description=__doc__)
+    p = verb_parser("macs", __doc__)
     p.add_argument("--variant", required=True, choices=sorted(VARIANTS), help="registered model variant")
     p.add_argument("--size", required=True, choices=list(SIZES), help="backbone size")
     p.add_argument("--frames", type=int, required=True, help="input frames T (paper: 1024)")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from datar.cli._args import verb_parser
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The verb's argument parser."""
-    p = argparse.ArgumentParser(prog="python -m datar table", description=__doc__)
+    p = verb_parser("table", __doc__)
     p.add_argument("--config", required=True, help="experiment config (YAML)")
     p.add_argument("--table", required=True, help="table key in the config, e.g. table2")
     p.add_argument("--out-prefix", required=True, help="output path without suffix, e.g. results/tables/table2")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+
+from datar.cli._args import verb_parser
 import sys
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from datar.train.signals import StopRequest
 
 def build_parser() -> argparse.ArgumentParser:
     """The verb's arguments."""
-    p = argparse.ArgumentParser(prog="python -m datar train", description=__doc__)
+    p = verb_parser("train", __doc__)
     p.add_argument("--config", required=True, help="experiment config (YAML)")
     p.add_argument("--dataset", required=True, help="dataset name (a key of datasets:)")
     p.add_argument("--variant", required=True, help="model variant (datar.models.VARIANTS)")

@@ -34,3 +34,8 @@ def shard_paths(data_dir: str | os.PathLike[str], dataset: str, split: str) -> l
     """Feature shard files of one split, in ``shards.json`` order (existence not checked)."""
     d = fbank_dir(data_dir, dataset)
     return [d / f"{e['name']}.safetensors" for e in shard_entries(data_dir, dataset) if e["split"] == split]
+
+
+def shard_names(data_dir: str | os.PathLike[str], dataset: str, split: str | None = None) -> list[str]:
+    """Shard names of ``dataset`` (optionally of one split), in ``shards.json`` order."""
+    return [e["name"] for e in shard_entries(data_dir, dataset) if split is None or e["split"] == split]

@@ -19,22 +19,17 @@ from pathlib import Path
 
 from datar.config import Config
 from datar.errors import DataError
-
-FIGURES = ("fig1_adaptor.png", "deform_points.png")
-
+from datar.runs import final_targets
 
 def existing_targets(cfg: Config, root: str | Path = ".") -> list[str]:
-    """Workflow targets present under ``root``: data versions, availability, runs, tables, figures."""
+    """Workflow targets present under ``root``: data versions, runs' metrics and what ``all`` builds."""
     root = Path(root)
-    data, results = Path(cfg.data_dir), Path(cfg.results_dir)
-    candidates: list[Path] = []
+    candidates = [f"{cfg.data_dir}/{ds}/version.json" for ds in sorted(cfg.datasets)]
     for ds in sorted(cfg.datasets):
-        candidates += [data / ds / "version.json", results / "data" / f"{ds}_availability.md",
-                       results / "figures" / f"curves_{ds}.png"]
-        candidates += sorted(p.relative_to(root) for p in (root / results / "runs" / ds).glob("*/seed*/metrics.json"))
-    candidates += [results / "tables" / f"{t}.md" for t in sorted(cfg.tables)]
-    candidates += [results / "figures" / f for f in FIGURES]
-    return [p.as_posix() for p in candidates if (root / p).is_file()]
+        candidates += sorted(p.relative_to(root).as_posix()
+                             for p in (root / cfg.results_dir / "runs" / ds).glob("*/seed*/metrics.json"))
+    candidates += final_targets(cfg)
+    return [Path(p).as_posix() for p in candidates if (root / p).is_file()]
 
 
 def touch_targets(configfile: str | os.PathLike[str], targets: list[str], *, root: str | Path = ".",

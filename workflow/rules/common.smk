@@ -1,46 +1,52 @@
-# Shared state and input functions. No rule here.
+# Shared state and input functions. No rule here; the logic lives in datar (runs, launch,
+# features.layout, schema), these are the thin Snakemake-shaped wrappers around it.
 #
-# The validated config is turned into datar's typed Config (unknown keys are errors that name
-# the key) and written, resolved, to .datar/config.resolved.yaml: every rule passes that file
-# to `python -m datar <verb> --config`, so --config overrides on the command line reach the
-# jobs, on this machine or on a cluster node.
-import json
+# Parse-time side effects, each unavoidable and the only ones:
+# - the config is checked against the schema by datar (not Snakemake's validate(), which
+#   prints the whole schema): a bad key stops the workflow with one line naming key, file and
+#   fix, exit status 2;
+# - the resolved config is written to .datar/config-<hash>.yaml, named by its content's hash,
+#   unless it is there already (CONFIG_FILE). Every job gets that path (params.cfg) and passes
+#   it to `python -m datar <verb> --config`, so --config overrides reach the jobs on this
+#   machine or a cluster node, and a parse with another config (-n, --lint, --report, another
+#   run) writes another file instead of changing what this run's jobs read (datar refuses a
+#   file that no longer hashes to its name). What a config change reruns is decided by each
+#   rule's `sections` params, not by this path (see resolved_config below);
+# - PATH starts with the directory of the Python running Snakemake, so jobs run
+#   `python -m datar` and `torchrun` of the same environment (e.g. .venv/bin/snakemake without
+#   an activated venv), here and in cluster jobs (envvars: PATH).
 import os
 import sys
-from pathlib import Path
 
-from datar.config import config_from_mapping, dump_config
-from datar.io import write_text_atomic
+from datar import launch, runs
+from datar.config import config_from_mapping, config_sha256, write_resolved_config
+from datar.errors import ConfigError
+from datar.features.layout import shard_names as _shard_names
+from datar.schema import config_sources
 from datar.variants import MODEL_VARIANTS
 
 envvars:
     "PATH",
 
 
-# Jobs run `python -m datar ...` and `torchrun`: make those the interpreter running Snakemake
-# (e.g. .venv/bin/snakemake without an activated venv), here and in cluster jobs.
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
-CFG = config_from_mapping(config, origin="snakemake config")
+try:
+    CFG = config_from_mapping(
+        config, origin=config_sources(workflow.configfiles, workflow.config_settings.config)
+    )
+except ConfigError as exc:
+    print(f"error: {exc}", file=sys.stderr)
+    sys.exit(2)
+
 DATA = CFG.data_dir
 RESULTS = CFG.results_dir
-CONFIG_PATH = ".datar/config.resolved.yaml"
+CONFIG_FILE = write_resolved_config(CFG)
 PAPER = os.path.join(workflow.basedir, "config", "paper.yaml")  # the paper's numbers
 ENV = "../../environment.yml"  # for --use-conda; CI and most users use the .venv
 
-
-def _write_resolved_config(path=CONFIG_PATH):
-    text = dump_config(CFG)
-    p = Path(path)
-    if not p.exists() or p.read_text(encoding="utf-8") != text:
-        write_text_atomic(p, text)
-
-
-_write_resolved_config()
-
 DATASETS = sorted(CFG.datasets)
 TABLES = sorted(CFG.tables)
-SEEDS = list(CFG.seeds)
 
 
 wildcard_constraints:
@@ -65,17 +71,25 @@ localrules:
     table,
 
 
+def resolved_config(wildcards, input):
+    """CONFIG_FILE, the resolved config every job reads.
+
+    Snakemake reruns a job whose params or set of input names changed. A hash-named path
+    among them would rerun every job, downloads included, whenever any key of the config
+    changed, so this param takes ``input``: Snakemake then counts it among the params derived
+    from the job's files, which are no rerun trigger. The ``sections`` params are the rerun
+    trigger: each names the config sections its rule's outputs depend on.
+    """
+    return CONFIG_FILE
+
+
 def section_hash(*sections):
     """Hash of the named config sections: a rule's params, so it reruns only when they change."""
-    from datar.config import config_sha256
-
     return config_sha256({s: CFG.raw.get(s) for s in sections})[:16]
 
 
 def dataset_hash(wildcards):
     """Hash of one dataset's config entry."""
-    from datar.config import config_sha256
-
     return config_sha256(CFG.raw["datasets"][wildcards.dataset])[:16]
 
 
@@ -83,55 +97,38 @@ def dataset_hash(wildcards):
 
 
 def shard_names(dataset, split=None):
-    """Shard names of ``dataset`` (optionally one split), known once its manifest exists."""
-    path = checkpoints.manifest.get(dataset=dataset).output.shards
-    with open(path, encoding="utf-8") as fh:
-        info = json.load(fh)
-    return [s["name"] for s in info["shards"] if split is None or s["split"] == split]
+    """Shard names of ``dataset`` (optionally one split), known once its manifest checkpoint ran."""
+    checkpoints.manifest.get(dataset=dataset)
+    return _shard_names(DATA, dataset, split)
 
 
 def manifest_sources(wildcards):
     """Local source csvs of a dataset (a path source; URL sources are fetched by the rule)."""
-    ds = CFG.dataset(wildcards.dataset)
-    return [s.path for s in ds.sources if s.path]
+    return [s.path for s in CFG.dataset(wildcards.dataset).sources if s.path]
 
 
 def status_files(wildcards):
-    names = shard_names(wildcards.dataset)
-    return expand(f"{DATA}/{{dataset}}/clips/{{shard}}.status.csv", dataset=wildcards.dataset, shard=names)
+    return [f"{DATA}/{wildcards.dataset}/clips/{s}.status.csv" for s in shard_names(wildcards.dataset)]
 
 
 def valid_files(wildcards):
-    names = shard_names(wildcards.dataset)
-    return expand(f"{DATA}/{{dataset}}/clips/{{shard}}.valid.csv", dataset=wildcards.dataset, shard=names)
+    return [f"{DATA}/{wildcards.dataset}/clips/{s}.valid.csv" for s in shard_names(wildcards.dataset)]
 
 
 def fbank_files(wildcards):
-    names = shard_names(wildcards.dataset)
-    return expand(f"{DATA}/{{dataset}}/fbank/{{shard}}.safetensors", dataset=wildcards.dataset, shard=names)
+    return [f"{DATA}/{wildcards.dataset}/fbank/{s}.safetensors" for s in shard_names(wildcards.dataset)]
 
 
 def train_fbank_files(wildcards):
-    names = shard_names(wildcards.dataset, "train")
-    return expand(f"{DATA}/{{dataset}}/fbank/{{shard}}.safetensors", dataset=wildcards.dataset, shard=names)
+    return [f"{DATA}/{wildcards.dataset}/fbank/{s}.safetensors" for s in shard_names(wildcards.dataset, "train")]
 
 
 # ----------------------------------------------------------------- runs, tables, figures
 
 
-def run_dir(dataset, variant, seed):
-    return f"{RESULTS}/runs/{dataset}/{variant}/seed{seed}"
-
-
 def table_metrics(wildcards):
     """metrics.json of every (variant, seed) a table shows; cited rows need no run."""
-    table = CFG.tables[wildcards.table]
-    return [
-        f"{run_dir(table.dataset, row, seed)}/metrics.json"
-        for row in table.rows
-        if row in MODEL_VARIANTS
-        for seed in SEEDS
-    ]
+    return runs.table_metrics(CFG, wildcards.table)
 
 
 def table_availability(wildcards):
@@ -143,56 +140,31 @@ def table_version(wildcards):
 
 
 def fig1_checkpoint(wildcards):
-    fig = CFG.figures.fig1
-    return f"{run_dir(fig.dataset, fig.variant, SEEDS[0])}/checkpoint.pt"
+    return f"{runs.fig1_run(CFG)}/checkpoint.pt"
 
 
 def fig1_run(wildcards, input):
-    return str(Path(input.checkpoint).parent)
+    return os.path.dirname(input.checkpoint)
 
 
 def curve_logs(wildcards):
-    variants = sorted(
-        {row for t in CFG.tables.values() if t.dataset == wildcards.dataset for row in t.rows if row in MODEL_VARIANTS}
-    )
-    return [f"{run_dir(wildcards.dataset, v, s)}/log.csv" for v in variants for s in SEEDS]
-
-
-def table_datasets():
-    return sorted({t.dataset for t in CFG.tables.values()})
+    return runs.curve_logs(CFG, wildcards.dataset)
 
 
 def output_prefix(wildcards, output):
     """The output path without its extension (for verbs that write .md/.tex/.csv or .png/.pdf)."""
-    return str(Path(output[0]).with_suffix(""))
+    return os.path.splitext(output[0])[0]
 
 
 def output_dir(wildcards, output):
     """The directory of the first output (a run directory)."""
-    return str(Path(output[0]).parent)
+    return os.path.dirname(output[0])
 
 
 def launcher(wildcards, resources):
-    """`python` for one device, `torchrun` for several GPUs of one node (rule resources)."""
-    n = 0
-    for key in ("gpu", "gpus"):
-        value = resources.get(key, 0)
-        if isinstance(value, int):
-            n = max(n, value)
-    gres = str(resources.get("gres", "") or "")
-    if gres.startswith("gpu:"):
-        tail = gres.rsplit(":", 1)[-1]
-        if tail.isdigit():
-            n = max(n, int(tail))
-    if n > 1:
-        return f"torchrun --standalone --nproc_per_node={n}"
-    return "python"
+    """`python` for one device, `torchrun` for several GPUs of one node (the job's resources)."""
+    return launch.launcher(resources)
 
 
 def all_targets(wildcards):
-    targets = [f"{RESULTS}/tables/{t}.md" for t in TABLES]
-    targets += [f"{RESULTS}/data/{d}_availability.md" for d in DATASETS]
-    if CFG.figures.fig1 is not None:
-        targets += [f"{RESULTS}/figures/fig1_adaptor.png", f"{RESULTS}/figures/deform_points.png"]
-    targets += [f"{RESULTS}/figures/curves_{d}.png" for d in table_datasets()]
-    return targets
+    return runs.final_targets(CFG)

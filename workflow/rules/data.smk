@@ -9,7 +9,7 @@ rule demo_corpus:
     log:
         f"{RESULTS}/logs/demo_corpus/{{dataset}}.log",
     params:
-        cfg=CONFIG_PATH,
+        cfg=resolved_config,
         fingerprint=dataset_hash,
     conda:
         ENV
@@ -28,7 +28,7 @@ checkpoint manifest:
     log:
         f"{RESULTS}/logs/manifest/{{dataset}}.log",
     params:
-        cfg=CONFIG_PATH,
+        cfg=resolved_config,
         fingerprint=dataset_hash,
         sections=section_hash("manifest", "audio"),
         shard_size=CFG.download.shard_size,
@@ -48,7 +48,7 @@ rule download:
     log:
         f"{RESULTS}/logs/download/{{dataset}}/{{shard}}.log",
     params:
-        cfg=CONFIG_PATH,
+        cfg=resolved_config,
         sample_rate=CFG.audio.sample_rate,
     retries: 2
     conda:
@@ -68,7 +68,7 @@ rule validate:
     log:
         f"{RESULTS}/logs/validate/{{dataset}}/{{shard}}.log",
     params:
-        cfg=CONFIG_PATH,
+        cfg=resolved_config,
         sections=section_hash("validate", "audio"),
     conda:
         ENV
@@ -93,7 +93,7 @@ rule availability:
     log:
         f"{RESULTS}/logs/availability/{{dataset}}.log",
     params:
-        cfg=CONFIG_PATH,
+        cfg=resolved_config,
     conda:
         ENV
     shell:

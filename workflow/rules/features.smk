@@ -13,7 +13,7 @@ rule fbank:
     log:
         f"{RESULTS}/logs/fbank/{{dataset}}/{{shard}}.log",
     params:
-        cfg=CONFIG_PATH,
+        cfg=resolved_config,
         sections=section_hash("fbank", "audio"),
     threads: 2
     conda:
@@ -32,7 +32,7 @@ rule stats:
     log:
         f"{RESULTS}/logs/stats/{{dataset}}.log",
     params:
-        cfg=CONFIG_PATH,
+        cfg=resolved_config,
     conda:
         ENV
     shell:
@@ -51,7 +51,7 @@ rule data_version:
     log:
         f"{RESULTS}/logs/data_version/{{dataset}}.log",
     params:
-        cfg=CONFIG_PATH,
+        cfg=resolved_config,
     conda:
         ENV
     shell:

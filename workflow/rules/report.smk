@@ -15,7 +15,7 @@ rule table:
     log:
         f"{RESULTS}/logs/table/{{table}}.log",
     params:
-        cfg=CONFIG_PATH,
+        cfg=resolved_config,
         prefix=output_prefix,
     conda:
         ENV
@@ -34,7 +34,7 @@ rule figure_adaptor:
     log:
         f"{RESULTS}/logs/figures/fig1_adaptor.log",
     params:
-        cfg=CONFIG_PATH,
+        cfg=resolved_config,
         run=fig1_run,
         prefix=output_prefix,
     conda:
@@ -54,7 +54,7 @@ rule figure_deform:
     log:
         f"{RESULTS}/logs/figures/deform_points.log",
     params:
-        cfg=CONFIG_PATH,
+        cfg=resolved_config,
         run=fig1_run,
         prefix=output_prefix,
     conda:
@@ -74,7 +74,7 @@ rule figure_curves:
     log:
         f"{RESULTS}/logs/figures/curves_{{dataset}}.log",
     params:
-        cfg=CONFIG_PATH,
+        cfg=resolved_config,
         prefix=output_prefix,
     conda:
         ENV

@@ -14,7 +14,7 @@ rule train:
     log:
         f"{RESULTS}/logs/train/{{dataset}}/{{variant}}/seed{{seed}}.log",
     params:
-        cfg=CONFIG_PATH,
+        cfg=resolved_config,
         sections=section_hash("model", "train", "fbank"),
         launch=launcher,
         out=output_dir,
@@ -40,7 +40,7 @@ rule evaluate:
     log:
         f"{RESULTS}/logs/evaluate/{{dataset}}/{{variant}}/seed{{seed}}.log",
     params:
-        cfg=CONFIG_PATH,
+        cfg=resolved_config,
         run=output_dir,
     threads: 1
     conda:
