@@ -12,8 +12,9 @@ import torch
 import yaml
 
 from datar.__main__ import main as datar_main
-from datar.checkpoint import save_checkpoint
+from datar.checkpoint import load_checkpoint, save_checkpoint
 from datar.cli import evaluate as evaluate_cli
+from datar.errors import CheckpointError, DataError
 from datar.features.shards import read_shard
 from datar.features.stats import load_stats
 from datar.features.version import write_data_version
@@ -93,7 +94,8 @@ def test_evaluate_epic_run_writes_metrics_and_predictions(tmp_path):
     assert metrics["n_clips"] == 10 and metrics["seed"] == 3 and metrics["variant"] == "dat_deform"
     assert metrics["split"] == "test" and metrics["pretrained"] is False and metrics["demo"] is True
     assert metrics["size"] == "tiny" and len(metrics["config_sha256"]) == 64
-    assert metrics["data_version"].startswith("test-shards:")
+    version = json.loads((data / "epic100" / "version.json").read_text())["data_version"]
+    assert metrics["data_version"] == version  # the one data version: version.json's
 
     preds = list(csv.DictReader(io.StringIO((run / "predictions.csv").read_text())))
     assert list(preds[0]) == ["clip_id", "verb_true", "verb_pred", "verb_top5", "noun_true", "noun_pred",
@@ -102,9 +104,14 @@ def test_evaluate_epic_run_writes_metrics_and_predictions(tmp_path):
     assert [p["noun_pred"] for p in preds] == [f"noun_{i}" for i in out["noun"].argmax(1).tolist()]
     assert all(len(p["noun_top5"].split("|")) == 4 for p in preds)  # 4 classes: all of them
 
-    version = write_data_version(data, "epic100")
-    assert evaluate_cli.main(["--config", str(cfg), "--run", str(run), "--device", "cpu"]) == 0
-    assert json.loads((run / "metrics.json").read_text())["data_version"] == version["data_version"]
+    (data / "epic100" / "version.json").unlink()
+    with pytest.raises(DataError, match=r"version\.json: not found \(run `snakemake .*version\.json`"):
+        evaluate_cli.main(["--config", str(cfg), "--run", str(run), "--device", "cpu"])
+    write_data_version(data, "epic100")
+    payload = load_checkpoint(run / "checkpoint.pt")
+    save_checkpoint(run / "checkpoint.pt", {**payload, "data_version": "0" * 64})
+    with pytest.raises(CheckpointError, match=r"trained on data version 000000000000 but .*retrain it"):
+        evaluate_cli.main(["--config", str(cfg), "--run", str(run), "--device", "cpu"])
 
 
 def test_evaluate_corrupt_checkpoint_is_a_clear_cli_error(tmp_path, capsys):

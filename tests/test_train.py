@@ -29,9 +29,10 @@ from datar.cli import train as train_cli
 from datar.config import TrainConfig, load_config
 from datar.errors import TrainingError
 from datar.features.shards import read_shard, write_shard
+from datar.features.version import write_data_version
 from datar.train.faults import oom_guard
 from datar.train.loop import RunSpec, train_run
-from datar.train.progress import Progress, format_seconds
+from datar.train.progress import Progress
 from datar.train.sampler import EpochSampler
 from datar.train.schedule import lr_at
 from datar.train.seeding import rng_state, set_rng_state
@@ -175,6 +176,7 @@ def test_nan_fbank_stops_with_step_and_clip_ids(tmp_path):
     fb[3] = float("nan")  # one clip; stats.json stays as computed from clean data
     write_shard(shard, type(sd)(fbank=fb, labels=sd.labels, n_frames=sd.n_frames, clip_ids=sd.clip_ids,
                                 dataset=sd.dataset, shard=sd.shard, fbank_config=sd.fbank_config))
+    write_data_version(data, DATASET)  # what the workflow does after a feature job
     cfg = load_config(write_config(tmp_path, data))
     spec = RunSpec(dataset=DATASET, variant="ast", seed=0, out=tmp_path / "run", device="cpu")
     with pytest.raises(TrainingError, match=r"non-finite training loss .* epoch 1, step 1; .*") as err:
@@ -235,20 +237,73 @@ def test_progress_bar_on_tty_and_lines_in_logs():
         def isatty(self) -> bool:
             return True
 
+    row = {"epoch": 1, "step": 2, "train_loss": 0.5, "lr": 1e-3, "val_top1": None, "samples_per_s": 10.0,
+           "seconds": 1.0}
     tty = Tty()
     bar = Progress(4, stream=tty)
     bar.start(0)
     bar.update(4, 1, 2, 0.5)
-    assert "\r" in tty.getvalue() and "4/4" in tty.getvalue() and "eta" in tty.getvalue()
+    bar.epoch_end(row, 2, 4)
+    bar.close()
+    text = tty.getvalue()
+    assert "\r" in text and "4/4" in text and "loss=0.5000" in text and "epoch 1/2 step 2 loss 0.5000" in text
     log = io.StringIO()
     plain = Progress(4, stream=log)
     plain.start(0)
     plain.update(2, 1, 2, 0.5)
-    assert log.getvalue() == ""
-    plain.epoch_end({"epoch": 1, "step": 2, "train_loss": 0.5, "lr": 1e-3, "val_top1": None,
-                     "samples_per_s": 10.0, "seconds": 1.0}, 2, 2)
-    assert log.getvalue().count("\n") == 1 and log.getvalue().startswith("epoch 1/2 step 2")
-    assert format_seconds(3725) == "1:02:05" and format_seconds(65) == "1:05"
+    assert log.getvalue() == ""  # no bar, no carriage returns in a log file
+    plain.epoch_end(row, 2, 2)
+    plain.message("resuming")
+    plain.close()
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("epoch 1/2 step 2") and lines[1] == "resuming"
+    assert "\r" not in log.getvalue()
+
+
+def test_complete_run_rewrites_missing_outputs_without_training(straight, tmp_path):
+    """Snakemake deletes a job's outputs before rerunning it: a complete run writes them back."""
+    import shutil
+
+    cfg, ref = straight
+    out = tmp_path / "run"
+    shutil.copytree(ref, out)
+    expect = (out / "log.csv").read_text()
+    weights = load_checkpoint(out / "checkpoint.pt")["model"]
+    for name in ("checkpoint.pt", "checkpoint.pt.sha256", "log.csv"):
+        (out / name).unlink()
+    result = train_run(load_config(cfg), RunSpec(dataset=DATASET, variant="datar", seed=0, out=out, device="cpu"),
+                       progress_mode="off")
+    assert result.status == "already_complete"
+    assert (out / "log.csv").read_text() == expect
+    again = load_checkpoint(out / "checkpoint.pt")
+    assert all(torch.equal(again["model"][k], weights[k]) for k in weights)
+    assert again["data_version"] == json.loads((Path(load_config(cfg).data_dir) / DATASET / "version.json")
+                                               .read_text())["data_version"]
+
+
+def test_other_data_version_moves_the_run_aside_and_starts_over(data_dir, tmp_path, capsys):
+    """The data changed (another version.json): last.ckpt is not resumed, not deleted, and it says so."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(data_dir, data)
+    cfg = load_config(write_config(tmp_path, data, epochs={"kinetics_sounds": 1, "vggsound": 1, "epic100": 1}))
+    spec = RunSpec(dataset=DATASET, variant="ast", seed=0, out=tmp_path / "run", device="cpu")
+    assert train_run(cfg, spec, progress_mode="off").status == "completed"
+    old = load_checkpoint(spec.out / "last.ckpt")["recipe"]["data_version"]
+    write_synthetic_dataset(data, DATASET, heads={"label": 2}, splits={"train": 16, "val": 4, "test": 8},
+                            frames=FRAMES, mel=MEL, shard_size=8, seed=1)  # new clips: a new data version
+    new = write_data_version(data, DATASET)["data_version"]
+    assert new != old
+    capsys.readouterr()
+    assert train_run(cfg, spec, progress_mode="lines").status == "completed"
+    said = capsys.readouterr().err
+    assert f"data version {old[:12]} (the data is now {new[:12]})" in said and "moved aside" in said
+    stale = [p for p in spec.out.glob("last.ckpt.stale-*") if p.suffix != ".sha256"]
+    assert len(stale) == 1 and load_checkpoint(stale[0])["recipe"]["data_version"] == old
+    assert list(spec.out.glob("checkpoint.pt.stale-*"))
+    assert load_checkpoint(spec.out / "checkpoint.pt")["data_version"] == new
+    assert [r["epoch"] for r in csv.DictReader(io.StringIO((spec.out / "log.csv").read_text()))] == ["1"]
 
 
 @pytest.mark.slow

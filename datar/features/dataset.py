@@ -3,7 +3,8 @@
 Only an index lives in memory (the cumulative clip count per shard); a clip's fbank row is
 read on demand through safetensors' memory map. Each process (the main one and every
 DataLoader worker) opens a shard the first time it needs it and verifies its checksums then,
-once; shards verified before the workers start (``verify_all``) are not re-read by them.
+once; shards verified before the workers start (``verify_all``), or vouched for by the data
+version (``trust``), are not re-read by them.
 """
 
 from __future__ import annotations
@@ -118,6 +119,11 @@ class FbankShardDataset(Dataset):
         return self._shape
 
     # ------------------------------------------------------------------ files
+    def trust(self, shards: set[int]) -> None:
+        """Count these shards (indices into ``shard_paths``) as verified: their checksums were
+        checked once for this data version (:func:`datar.features.version.vouched_shards`)."""
+        self._verified |= {s for s in shards if 0 <= s < len(self.shard_paths)}
+
     def verify_all(self) -> None:
         """Verify every shard's checksums now (in this process); workers forked later skip it."""
         for s, p in enumerate(self.shard_paths):

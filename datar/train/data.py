@@ -16,6 +16,7 @@ from datar.features.dataset import FbankShardDataset, collate_fbank
 from datar.features.labels import load_classes
 from datar.features.layout import fbank_dir, shard_paths
 from datar.features.stats import load_stats
+from datar.features.version import read_version, vouched_shards
 
 Split = Literal["train", "val", "test"]
 
@@ -28,11 +29,13 @@ class SplitData:
         dataset: the lazy Dataset (items per ``FbankShardDataset``).
         classes: head -> class names (``classes.json`` order).
         shards: the shard files.
+        data_version: the dataset's data version (``version.json``) the shards belong to.
     """
 
     dataset: FbankShardDataset
     classes: dict[str, list[str]]
     shards: list[Path]
+    data_version: str
 
     @property
     def heads(self) -> dict[str, int]:
@@ -60,8 +63,13 @@ def load_split(cfg: Config, dataset: str, split: Split, *, train: bool, required
         train: training mode (SpecAugment when ``cfg.train.specaugment``).
         required: raise DataError when the split has no shards (else return None).
 
+    Shards are checked cheaply against ``version.json`` (header, size, recorded checksums:
+    :func:`datar.features.version.vouched_shards`); only those it cannot vouch for are
+    hashed in full here.
+
     Raises:
-        DataError: missing classes / stats / shards, or shards whose (T, M) differ from
+        DataError: missing classes / stats / shards / version.json, a shard that is not the
+            one the data version lists, or shards whose (T, M) differ from
             ``fbank.target_length`` x ``fbank.num_mel_bins``.
     """
     heads = list(cfg.dataset(dataset).heads)
@@ -73,8 +81,10 @@ def load_split(cfg: Config, dataset: str, split: Split, *, train: bool, required
         return None
     classes = load_classes(root / "classes.json", heads)
     stats = load_stats(fbank_dir(cfg.data_dir, dataset) / "stats.json")
+    version = read_version(cfg.data_dir, dataset)
     ds = FbankShardDataset(paths, stats=stats, heads=heads, train=train, freq_mask=cfg.fbank.freq_mask,
                            time_mask=cfg.fbank.time_mask, specaugment=cfg.train.specaugment)
+    ds.trust(vouched_shards(version, cfg.data_dir, dataset, paths))
     ds.verify_all()
     want = (cfg.fbank.target_length, cfg.fbank.num_mel_bins)
     if ds.frame_shape != want:
@@ -85,7 +95,7 @@ def load_split(cfg: Config, dataset: str, split: Split, *, train: bool, required
     for head, names in classes.items():
         if not names:
             raise DataError(f"{root / 'classes.json'}: heads.{head} has no classes")
-    return SplitData(dataset=ds, classes=classes, shards=paths)
+    return SplitData(dataset=ds, classes=classes, shards=paths, data_version=version["data_version"])
 
 
 def make_loader(ds: FbankShardDataset, *, batch_size: int, sampler: Sampler[int], num_workers: int,

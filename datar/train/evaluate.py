@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +19,8 @@ from torch import nn
 
 from datar.checkpoint import model_from_checkpoint, verify_checkpoint
 from datar.config import Config
-from datar.errors import CheckpointError, DataError
-from datar.io import sha256_bytes, sha256_file, write_json_atomic, write_text_atomic
+from datar.errors import CheckpointError
+from datar.io import write_json_atomic, write_text_atomic
 from datar.train.accuracy import head_metrics
 from datar.train.data import SplitData, load_split, make_loader
 from datar.train.distributed import DeviceFlag, DistInfo, pick_device
@@ -86,21 +85,6 @@ def predictions_csv(outputs: Outputs, classes: dict[str, list[str]], *, k: int =
     return buf.getvalue()
 
 
-def data_version(cfg: Config, dataset: str, shards: list[Path]) -> str:
-    """``data_version`` from ``{data_dir}/{dataset}/version.json``, else a hash of the test shards."""
-    vfile = Path(cfg.data_dir) / dataset / "version.json"
-    if vfile.is_file():
-        try:
-            value = json.loads(vfile.read_text(encoding="utf-8"))["data_version"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise DataError(f"{vfile}: needs a 'data_version' string ({exc!r})") from None
-        if not isinstance(value, str):
-            raise DataError(f"{vfile}: 'data_version' must be a string")
-        return value
-    listing = {p.name: sha256_file(p) for p in shards}
-    return "test-shards:" + sha256_bytes(json.dumps(listing, sort_keys=True).encode())
-
-
 def evaluate_run(cfg: Config, run: str | os.PathLike[str], *, device: DeviceFlag = "auto",
                  batch_size: int | None = None) -> dict[str, Any]:
     """Evaluate ``run/checkpoint.pt`` on its dataset's test split; write the two outputs.
@@ -115,8 +99,9 @@ def evaluate_run(cfg: Config, run: str | os.PathLike[str], *, device: DeviceFlag
         The ``metrics.json`` mapping.
 
     Raises:
-        CheckpointError: the checkpoint is missing / corrupt / does not fit the test data.
-        DataError: missing or corrupt test shards, stats or classes.
+        CheckpointError: the checkpoint is missing / corrupt / does not fit the test data, or
+            was trained on another data version.
+        DataError: missing or corrupt test shards, stats, classes or version.json.
     """
     run_dir = Path(run)
     ckpt = run_dir / CHECKPOINT
@@ -128,6 +113,11 @@ def evaluate_run(cfg: Config, run: str | os.PathLike[str], *, device: DeviceFlag
     if split.heads != {str(k): int(v) for k, v in payload["heads"].items()}:
         raise CheckpointError(f"{ckpt}: trained for heads {payload['heads']} but {dataset}'s classes.json "
                               f"has {split.heads}")
+    trained_on = payload.get("data_version")
+    if trained_on is not None and trained_on != split.data_version:
+        raise CheckpointError(f"{ckpt}: trained on data version {str(trained_on)[:12]} but "
+                              f"{Path(cfg.data_dir) / dataset / 'version.json'} is {split.data_version[:12]}: "
+                              "retrain it on this data (rerun its train job)")
     if split.dataset.frame_shape != (int(payload["target_length"]), int(payload["num_mel_bins"])):
         raise CheckpointError(f"{ckpt}: trained on {payload['target_length']} x {payload['num_mel_bins']} "
                               f"fbanks but the test shards hold {split.dataset.frame_shape}")
@@ -138,7 +128,7 @@ def evaluate_run(cfg: Config, run: str | os.PathLike[str], *, device: DeviceFlag
         "metrics": {k: round(v, 4) for k, v in head_metrics(outputs.logits, outputs.labels).items()},
         "pretrained": bool(payload.get("pretrained", False)), "demo": bool(cfg.raw.get("demo", False)),
         "size": payload["size"], "config_sha256": cfg.sha256, "git_commit": git_commit(),
-        "data_version": data_version(cfg, dataset, split.shards),
+        "data_version": split.data_version,
         "epochs_trained": int(payload.get("epoch", 0)), "checkpoint_sha256": verify_checkpoint(ckpt),
     }
     write_text_atomic(run_dir / PREDICTIONS, predictions_csv(outputs, split.classes))

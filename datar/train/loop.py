@@ -5,6 +5,13 @@ Files in the run directory ``out`` (``docs/architecture.md``, "train"): ``checkp
 stop signal), ``log.csv`` (one row per epoch), ``config.yaml`` (resolved config) and
 ``env.json`` (environment). Only rank 0 writes.
 
+Identity: a run is its recipe (:func:`.state.recipe`: config sections, variant, seed and the
+data version of ``version.json``). ``last.ckpt`` of another recipe, e.g. after the data
+changed, is moved aside (``last.ckpt.stale-<hash>``, with the ``checkpoint.pt`` it produced)
+and training starts over, saying what changed. A complete run of this recipe trains nothing
+and rewrites whichever of ``checkpoint.pt`` / ``log.csv`` is missing (Snakemake deletes a
+job's outputs before it reruns one).
+
 Resume contract: the data order is a function of (seed, epoch) (:mod:`.sampler`), the
 learning rate a function of the global step (:mod:`.schedule`), and ``last.ckpt`` holds the
 model, optimizer, every RNG state and the position inside the epoch. A run stopped after
@@ -31,13 +38,14 @@ from torch import nn
 
 from datar.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from datar.config import Config, dump_config
-from datar.errors import ConfigError, TrainingError
+from datar.errors import ConfigError, DataError, TrainingError
 from datar.io import write_json_atomic, write_text_atomic
 from datar.models import VARIANTS, build_model
 from datar.train import state as st
 from datar.train.data import SplitData, load_split, make_loader, resolve_workers
 from datar.train.distributed import (DeviceFlag, DistInfo, any_rank, barrier, dist_from_env, init_distributed,
                                      pick_device, shutdown)
+from datar.features.version import read_version
 from datar.train.envinfo import env_info
 from datar.train.faults import check_finite, oom_guard
 from datar.train.mixup import maybe_mix
@@ -188,13 +196,15 @@ class Trainer:
     """
 
     def __init__(self, cfg: Config, spec: RunSpec, *, info: DistInfo, device: torch.device,
-                 progress_mode: Mode | None, stop: StopRequest, stop_after_steps: int | None) -> None:
+                 progress_mode: Mode | None, stop: StopRequest, stop_after_steps: int | None,
+                 data_version: str) -> None:
         self.cfg, self.spec, self.info, self.device = cfg, spec, info, device
         self.stop, self.stop_after_steps = stop, stop_after_steps
         self.out = Path(spec.out)
         self.epochs = cfg.epochs_for(spec.dataset)
+        self.data_version = data_version
         self.recipe = st.recipe(cfg, dataset=spec.dataset, variant=spec.variant, seed=spec.seed,
-                                max_steps=spec.max_steps)
+                                max_steps=spec.max_steps, data_version=data_version)
         self.recipe_sha = st.recipe_sha256(self.recipe)
         self.progress_mode: Mode | None = progress_mode if info.is_main else "off"
         self.say = Progress(1, mode=self.progress_mode)
@@ -207,6 +217,9 @@ class Trainer:
         set_deterministic(self.device.type)
         self.train_data = load_split(cfg, spec.dataset, "train", train=True)
         assert self.train_data is not None
+        if self.train_data.data_version != self.data_version:
+            raise DataError(f"{Path(cfg.data_dir) / spec.dataset / 'version.json'}: the data version changed while "
+                            "the run started; rerun it")
         self.val_data = load_split(cfg, spec.dataset, "val", train=False, required=False)
         self.heads = self.train_data.heads
         self.overrides = _model_overrides(cfg, spec.variant)
@@ -236,12 +249,12 @@ class Trainer:
             return
         payload = load_checkpoint(last, map_location="cpu")
         if payload.get("recipe_sha256") != self.recipe_sha:
-            stale = last.with_name(f"{st.LAST}.stale-{str(payload.get('recipe_sha256', 'unknown'))[:12]}")
+            tag = str(payload.get("recipe_sha256", "unknown"))[:12]
             if self.info.is_main:
-                last.replace(stale)
-                last.with_name(last.name + ".sha256").replace(stale.with_name(stale.name + ".sha256"))
-            self.say.message(f"{last}: written for a different recipe (config, variant, seed or dataset); "
-                             f"moved aside to {stale.name}, starting over")
+                st.move_aside(last, tag)
+                st.move_aside(self.out / st.CHECKPOINT, tag)  # the model that state produced
+            self.say.message(f"{last}: written for {st.recipe_changes(payload.get('recipe'), self.recipe)}; "
+                             f"moved aside to {st.LAST}.stale-{tag}, training starts over")
             barrier(self.info)
             return
         try:
@@ -267,6 +280,7 @@ class Trainer:
             "target_length": self.cfg.fbank.target_length, "dataset": self.spec.dataset, "seed": self.spec.seed,
             "epoch": self.pos.epoch, "config": dict(self.cfg.raw), "pretrained": self.pretrained,
             "overrides": dict(self.overrides), "classes": dict(self.train_data.classes),
+            "data_version": self.data_version, "recipe_sha256": self.recipe_sha,
         }
 
     def save_last(self) -> None:
@@ -284,7 +298,7 @@ class Trainer:
             "sampler": {"kind": "EpochSampler", "seed": self.spec.seed, "epoch": self.pos.epoch,
                         "start": self.pos.batch * self.cfg.train.batch_size},
             "rng": rng_state(), "log": list(self.pos.log), "finished": self.pos.finished,
-            "recipe": self.recipe, "recipe_sha256": self.recipe_sha,
+            "recipe": self.recipe,
         })
         save_checkpoint(self.out / st.LAST, payload)
         write_log(self.out / st.LOG, self.pos.log)
@@ -378,6 +392,12 @@ class Trainer:
         """Train to the end, or until a stop signal / ``stop_after_steps``; save state either way."""
         bar = Progress(self.total_steps, mode=self.progress_mode)
         bar.start(self.pos.step)
+        try:
+            return self._run(bar)
+        finally:
+            bar.close()
+
+    def _run(self, bar: Progress) -> RunResult:
         for epoch0 in range(self.pos.epoch, self.epochs):
             if self.pos.finished:
                 break
@@ -407,22 +427,42 @@ class Trainer:
         return RunResult("completed", self.pos.epoch, self.pos.step, list(self.pos.log))
 
 
-def _already_complete(out: Path, epochs: int, recipe_sha: str) -> list[dict[str, Any]] | None:
-    """The log of a finished run in ``out`` (rewriting a missing ``log.csv``), else None."""
-    if not (out / st.CHECKPOINT).is_file():
-        return None
-    last = out / st.LAST
+# last.ckpt keys that only resuming needs; the rest is what checkpoint.pt holds.
+_RESUME_ONLY = ("optimizer", "scheduler", "position", "sampler", "rng", "log", "finished", "recipe")
+
+
+def _complete_run(out: Path, epochs: int, recipe_sha: str, *, write: bool) -> list[dict[str, Any]] | None:
+    """The log of a finished run of this recipe in ``out``, else None.
+
+    A finished ``last.ckpt`` of this recipe is a complete run: whichever of ``checkpoint.pt``
+    and ``log.csv`` is missing is rewritten from it when ``write`` (rank 0; nothing is
+    trained). Without a ``last.ckpt``, a ``checkpoint.pt`` of this recipe with a complete
+    ``log.csv`` counts.
+    """
+    last, final = out / st.LAST, out / st.CHECKPOINT
     if last.is_file():
         try:
             payload = load_checkpoint(last)
         except CheckpointError:
             return None
-        if payload.get("finished") and payload.get("recipe_sha256") == recipe_sha:
-            if not st.log_complete(out, int(payload.get("position", {}).get("epoch", epochs))):
-                write_log(out / st.LOG, payload.get("log", []))
-            return list(payload.get("log", []))
+        if not (payload.get("finished") and payload.get("recipe_sha256") == recipe_sha):
+            return None
+        log = list(payload.get("log", []))
+        if not write:
+            return log
+        if not final.is_file():
+            model = {k: v for k, v in payload.items() if k not in _RESUME_ONLY}
+            save_checkpoint(final, model)
+        if not st.log_complete(out, int(payload.get("position", {}).get("epoch", epochs))):
+            write_log(out / st.LOG, log)
+        return log
+    if not final.is_file():
         return None
-    return [] if st.log_complete(out, epochs) else None
+    try:
+        same = load_checkpoint(final).get("recipe_sha256") == recipe_sha
+    except CheckpointError:
+        return None
+    return [] if same and st.log_complete(out, epochs) else None
 
 
 def _previous_envs(path: Path) -> list[dict[str, Any]]:
@@ -467,17 +507,19 @@ def train_run(cfg: Config, spec: RunSpec, *, progress_mode: Mode | None = None,
     info = dist_from_env()
     device = pick_device(spec.device, info)
     epochs = cfg.epochs_for(spec.dataset)
+    data_version = read_version(cfg.data_dir, spec.dataset)["data_version"]
     rec_sha = st.recipe_sha256(st.recipe(cfg, dataset=spec.dataset, variant=spec.variant, seed=spec.seed,
-                                         max_steps=spec.max_steps))
-    done = _already_complete(out, epochs, rec_sha)
+                                         max_steps=spec.max_steps, data_version=data_version))
+    done = _complete_run(out, epochs, rec_sha, write=info.is_main)
     if done is not None:
         if info.is_main and progress_mode != "off":
-            print(f"{out}: run already complete ({out / st.CHECKPOINT}); nothing to do", file=sys.stderr)
+            print(f"{out}: run already complete for data version {data_version[:12]} ({out / st.CHECKPOINT}); "
+                  "nothing to train", file=sys.stderr)
         return RunResult("already_complete", epochs, -1, done)
     init_distributed(info, device)
     try:
         trainer = Trainer(cfg, spec, info=info, device=device, progress_mode=progress_mode,
-                          stop=stop or StopRequest(), stop_after_steps=stop_after_steps)
+                          stop=stop or StopRequest(), stop_after_steps=stop_after_steps, data_version=data_version)
         if info.is_main:
             out.mkdir(parents=True, exist_ok=True)
             write_text_atomic(out / st.CONFIG, dump_config(cfg))
@@ -487,6 +529,7 @@ def train_run(cfg: Config, spec: RunSpec, *, progress_mode: Mode | None = None,
         trainer.setup()
         if trainer.pos.finished:
             trainer.save_final()
+            trainer.save_last()
             return RunResult("completed", trainer.pos.epoch, trainer.pos.step, list(trainer.pos.log))
         return trainer.run()
     finally:

@@ -1,20 +1,14 @@
-"""Progress: a small bar with rate and ETA on a terminal, one plain line per epoch otherwise."""
+"""Training progress: a tqdm bar on a terminal, one plain line per epoch otherwise (log files)."""
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import Literal, TextIO
+from typing import Any, Literal, TextIO
+
+from tqdm import tqdm
 
 Mode = Literal["bar", "lines", "off"]
-
-
-def format_seconds(seconds: float) -> str:
-    """``3725.0`` -> ``"1:02:05"``; ``65`` -> ``"1:05"``."""
-    seconds = max(int(round(seconds)), 0)
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def default_mode(stream: TextIO) -> Mode:
@@ -28,21 +22,19 @@ class Progress:
 
     Args:
         total_steps: optimizer steps in the run.
-        mode: ``"bar"`` redraws one line with ``\\r``; ``"lines"`` prints only at epoch ends
-            (what a log file wants); ``"off"`` prints nothing.
+        mode: ``"bar"``: a tqdm bar over all steps (rate, ETA, loss), epoch lines printed
+            above it; ``"lines"``: one line per epoch and nothing in between (what a log
+            file wants); ``"off"``: nothing. None picks by whether the stream is a terminal.
         stream: where to write (stderr by default, resolved at use, not import).
-        width: bar width in characters.
     """
 
-    def __init__(self, total_steps: int, *, mode: Mode | None = None, stream: TextIO | None = None,
-                 width: int = 30) -> None:
+    def __init__(self, total_steps: int, *, mode: Mode | None = None, stream: TextIO | None = None) -> None:
         self.total_steps = max(total_steps, 1)
         self.stream = stream
         self.mode = mode
-        self.width = width
+        self._bar: Any = None
         self._t0: float | None = None
         self._step0 = 0
-        self._last_draw = 0.0
 
     def _out(self) -> TextIO:
         return self.stream if self.stream is not None else sys.stderr
@@ -51,9 +43,11 @@ class Progress:
         return self.mode if self.mode is not None else default_mode(self._out())
 
     def start(self, step: int) -> None:
-        """Begin timing at global step ``step`` (non-zero after a resume)."""
-        self._t0 = time.monotonic()
-        self._step0 = step
+        """Begin at global step ``step`` (non-zero after a resume)."""
+        self._t0, self._step0 = time.monotonic(), step
+        if self._mode() == "bar":
+            self._bar = tqdm(total=self.total_steps, initial=step, file=self._out(), unit="step",
+                             dynamic_ncols=True, leave=False)
 
     def eta(self, step: int) -> float | None:
         """Seconds left, from the rate since :meth:`start`, or None before any step."""
@@ -64,40 +58,38 @@ class Progress:
 
     def update(self, step: int, epoch: int, epochs: int, loss: float) -> None:
         """After optimizer step ``step`` (1-based count of steps done)."""
-        if self._mode() != "bar":
+        if self._bar is None:
             return
-        now = time.monotonic()
-        if now - self._last_draw < 0.1 and step < self.total_steps:
-            return
-        self._last_draw = now
-        frac = min(step / self.total_steps, 1.0)
-        filled = int(frac * self.width)
-        eta = self.eta(step)
-        eta_text = format_seconds(eta) if eta is not None else "?"
-        bar = "#" * filled + "-" * (self.width - filled)
-        self._out().write(f"\repoch {epoch}/{epochs} |{bar}| {step}/{self.total_steps} "
-                          f"loss {loss:.4f} eta {eta_text}  ")
-        self._out().flush()
+        self._bar.set_description(f"epoch {epoch}/{epochs}", refresh=False)
+        self._bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+        self._bar.update(step - self._bar.n)
 
     def epoch_end(self, row: dict[str, object], epochs: int, step: int) -> None:
-        """Print the epoch's log row as one line (after clearing the bar)."""
-        mode = self._mode()
-        if mode == "off":
+        """Print the epoch's log row as one line (above the bar, if there is one)."""
+        if self._mode() == "off":
             return
-        out = self._out()
-        if mode == "bar":
-            out.write("\r" + " " * (self.width + 60) + "\r")
         eta = self.eta(step)
         val = row.get("val_top1")
         val_text = f" val_top1 {val:.2f}" if isinstance(val, float) else ""
-        out.write(f"epoch {row['epoch']}/{epochs} step {row['step']} loss {row['train_loss']:.4f} "
-                  f"lr {row['lr']:.3g}{val_text} {row['samples_per_s']:.1f} samples/s "
-                  f"{row['seconds']:.1f}s eta {format_seconds(eta) if eta is not None else '0:00'}\n")
-        out.flush()
+        self._line(f"epoch {row['epoch']}/{epochs} step {row['step']} loss {row['train_loss']:.4f} "
+                   f"lr {row['lr']:.3g}{val_text} {row['samples_per_s']:.1f} samples/s "
+                   f"{row['seconds']:.1f}s eta {tqdm.format_interval(eta or 0)}")
 
     def message(self, text: str) -> None:
-        """Print a line (not suppressed by ``"lines"`` mode)."""
-        if self._mode() == "off":
-            return
-        self._out().write(text.rstrip("\n") + "\n")
-        self._out().flush()
+        """Print a line (shown in ``"lines"`` mode too)."""
+        if self._mode() != "off":
+            self._line(text.rstrip("\n"))
+
+    def close(self) -> None:
+        """Remove the bar (a no-op without one)."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def _line(self, text: str) -> None:
+        if self._mode() == "bar":  # above every active bar, which tqdm redraws
+            tqdm.write(text, file=self._out())
+        else:
+            out = self._out()
+            out.write(text + "\n")
+            out.flush()

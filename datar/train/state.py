@@ -1,4 +1,9 @@
-"""What a run directory holds between invocations: the recipe hash, resume state, completion."""
+"""What a run directory holds between invocations: the run's identity, resume state, completion.
+
+A run's identity is its recipe: everything that decides its numbers, the data version
+included. ``last.ckpt`` and ``checkpoint.pt`` record the recipe's hash; state written for
+another recipe is moved aside (:func:`move_aside`), never resumed and never deleted.
+"""
 
 from __future__ import annotations
 
@@ -18,15 +23,39 @@ CONFIG = "config.yaml"
 ENV = "env.json"
 
 
-def recipe(cfg: Config, *, dataset: str, variant: str, seed: int, max_steps: int | None) -> dict[str, Any]:
-    """Everything that decides a run's numbers (not ``train.num_workers``, paths or devices)."""
+def recipe(cfg: Config, *, dataset: str, variant: str, seed: int, max_steps: int | None,
+           data_version: str) -> dict[str, Any]:
+    """Everything that decides a run's numbers (not ``train.num_workers``, paths or devices).
+
+    Args:
+        data_version: the data the run trains on (``version.json``): a run on other data is
+            another run.
+    """
     train = dataclasses.asdict(cfg.train)
     train.pop("num_workers", None)
     return {
         "dataset": dataset, "variant": variant, "seed": seed, "max_steps": max_steps,
         "model": dataclasses.asdict(cfg.model), "fbank": dataclasses.asdict(cfg.fbank), "train": train,
-        "epochs": cfg.epochs_for(dataset),
+        "epochs": cfg.epochs_for(dataset), "data_version": data_version,
     }
+
+
+def recipe_changes(old: Any, new: dict[str, Any]) -> str:
+    """What differs between a recorded recipe and ``new``, in words (for the move-aside message)."""
+    if not isinstance(old, dict):
+        return "a recipe this version does not record"
+    parts = []
+    if old.get("data_version") != new["data_version"]:
+        parts.append(f"data version {str(old.get('data_version', 'unknown'))[:12]} (the data is now "
+                     f"{new['data_version'][:12]})")
+    for key in sorted(k for k in new if k != "data_version"):
+        if old.get(key) != new[key]:
+            if isinstance(new[key], dict) and isinstance(old.get(key), dict):
+                keys = sorted(k for k in set(new[key]) | set(old[key]) if old[key].get(k) != new[key].get(k))
+                parts.append(", ".join(f"{key}.{k}" for k in keys))
+            else:
+                parts.append(key)
+    return "another " + "; ".join(parts) if parts else "another recipe"
 
 
 def recipe_sha256(rec: dict[str, Any]) -> str:
@@ -43,3 +72,15 @@ def log_complete(out: Path, epochs: int) -> bool:
         except (KeyError, TypeError, ValueError):
             continue
     return set(range(1, epochs + 1)) <= done
+
+
+def move_aside(path: Path, tag: str) -> Path | None:
+    """Rename ``path`` (and its ``.sha256`` sidecar) to ``<name>.stale-<tag>``; None if absent."""
+    if not path.exists():
+        return None
+    stale = path.with_name(f"{path.name}.stale-{tag}")
+    path.replace(stale)
+    sidecar = path.with_name(path.name + ".sha256")
+    if sidecar.exists():
+        sidecar.replace(stale.with_name(stale.name + ".sha256"))
+    return stale

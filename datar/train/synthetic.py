@@ -1,7 +1,7 @@
 """A small synthetic feature dataset written through the feature stage's own writers.
 
 For tests and the throughput benchmark: real shard files (checksummed safetensors),
-``shards.json``, ``classes.json`` and ``stats.json``, with a learnable signal (each class
+``shards.json``, ``classes.json``, ``stats.json`` and ``version.json`` (the data version), with a learnable signal (each class
 lights a different mel band) so a tiny model's accuracy rises within a few epochs.
 """
 
@@ -17,6 +17,7 @@ import torch
 from datar.features.layout import fbank_dir
 from datar.features.shards import ShardData, write_shard
 from datar.features.stats import compute_stats, write_stats
+from datar.features.version import write_data_version
 from datar.io import write_json_atomic
 
 
@@ -89,4 +90,5 @@ def write_synthetic_dataset(
     train_paths = [fdir / f"{s}.safetensors" for s in names.get("train", [])]
     write_stats(fdir / "stats.json", compute_stats(train_paths))
     (root / "manifest.csv").write_text(f"# synthetic dataset {json.dumps(dataset)}\n", encoding="utf-8")
+    write_data_version(data_dir, dataset)
     return names
