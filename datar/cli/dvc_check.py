@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-remote", action="store_true", help="do not require a default remote")
     ap.add_argument("--skip-hashes", action="store_true", help="do not re-hash the outputs")
     ap.add_argument("--touch", action="store_true",
-                    help="after the checks pass, `snakemake --touch` the targets that exist (after dvc pull)")
+                    help="after the checks pass, run snakemake --touch on the targets that exist (after dvc pull)")
     ap.add_argument("--force", action="store_true",
                     help="with --touch: touch although the config differs from the one dvc.lock recorded")
     args = ap.parse_args(argv)
