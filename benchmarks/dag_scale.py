@@ -5,12 +5,18 @@ checkpoint runs for real (parsing, checking and sharding the rows), then
 ``snakemake -n`` plans every download, validate, fbank, stats, data-version and availability
 job. Records wall times and the job counts.
 
-    .venv/bin/python benchmarks/dag_scale.py [--rows 200000] [--out benchmarks/dag_scale.md]
+With ``--compare REF`` (a git ref, e.g. ``main``) it plans with REF's tree too (exported with
+``git archive`` to a temp dir, its ``datar`` first on PYTHONPATH), interleaving the two trees'
+``snakemake -n`` runs, best of ``--repeat`` each: on a shared machine only the ratio of
+interleaved runs means much.
+
+    .venv/bin/python benchmarks/dag_scale.py [--rows 200000] [--compare main] [--out benchmarks/dag_scale.md]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import re
 import subprocess
@@ -36,50 +42,86 @@ def _config(source: Path, shard_size: int) -> dict:
     return cfg
 
 
-def _snakemake(workdir: Path, configfile: Path, *args: str) -> tuple[float, str]:
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+def _snakemake(tree: Path, workdir: Path, configfile: Path, *args: str) -> tuple[float, str]:
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(tree / "Snakefile"), "--directory", str(workdir),
            "--configfile", str(configfile), "--cores", "1", *args]
+    env = {**os.environ, "PYTHONPATH": str(tree)}  # this tree's datar, for either tree
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return elapsed, proc.stdout
 
 
+def _export(ref: str, dest: Path) -> Path:
+    """The tree of git ref ``ref``, written to ``dest`` (no checkout)."""
+    dest.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", ref], cwd=REPO, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
+
+
+def _jobs(stdout: str) -> dict[str, int]:
+    table = stdout.split("Job stats:", 1)[1].split("Reasons:", 1)[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--shard-size", type=int, default=None, help="default: config/config.yaml's")
+    parser.add_argument("--compare", default=None, help="also plan with this git ref's tree (e.g. main)")
+    parser.add_argument("--repeat", type=int, default=3, help="dry runs per tree (best is reported)")
     parser.add_argument("--out", type=Path, default=None, help="write a markdown report here")
     args = parser.parse_args(argv)
     from make_big_manifest import write_big_manifest  # benchmarks/make_big_manifest.py
 
     paper = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     shard_size = args.shard_size or paper["download"]["shard_size"]
+    targets = ["data/vggsound/version.json", "results/data/vggsound_availability.md"]
     with tempfile.TemporaryDirectory(prefix="datar-dag-") as tmp:
         work = Path(tmp)
         source = work / "vggsound.csv"
         write_big_manifest(source, rows=args.rows)
         configfile = work / "big.yaml"
         configfile.write_text(yaml.safe_dump(_config(source, shard_size)))
-        t_manifest, _ = _snakemake(work, configfile, "data/vggsound/manifest.csv")
-        targets = ["data/vggsound/version.json", "results/data/vggsound_availability.md"]
-        t_plan, out = _snakemake(work, configfile, "-n", *targets)
-        table = out.split("Job stats:", 1)[1].split("Reasons:", 1)[0]
-        jobs = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+        trees = {"this tree": REPO}
+        if args.compare:
+            trees = {args.compare: _export(args.compare, work / "ref"), "this tree": REPO}
+        manifest, plan, jobs = {}, {}, {}
+        for name, tree in trees.items():
+            wd = work / f"wd-{len(manifest)}"
+            wd.mkdir()
+            manifest[name], _ = _snakemake(tree, wd, configfile, "data/vggsound/manifest.csv")
+            plan[name] = []
+        for _ in range(args.repeat):
+            for k, (name, tree) in enumerate(trees.items()):
+                t, out = _snakemake(tree, work / f"wd-{k}", configfile, "-n", *targets)
+                plan[name].append(t)
+                jobs[name] = _jobs(out)
+    names = list(trees)
     lines = [
         "# DAG scale: planning the data and feature DAG at VGGSound's size",
         "",
-        f"Command: `.venv/bin/python benchmarks/dag_scale.py --rows {args.rows}`",
+        f"Command: `.venv/bin/python benchmarks/dag_scale.py --rows {args.rows}"
+        + (f" --compare {args.compare}" if args.compare else "") + f" --repeat {args.repeat}`",
         f"Machine: {platform.machine()}, {platform.processor() or 'cpu'}, Python {platform.python_version()}, "
-        f"2 cores; one run.",
+        f"2 cores shared with other jobs; one run, the trees' dry runs interleaved, best of {args.repeat}.",
         "",
-        "| rows | shard size | manifest job (s) | `snakemake -n` (s) | jobs planned |",
-        "| ---: | ---: | ---: | ---: | ---: |",
-        f"| {args.rows:,} | {shard_size} | {t_manifest:.1f} | {t_plan:.1f} | {jobs.get('total', 0):,} |",
+        "| tree | rows | shard size | manifest job (s) | `snakemake -n` (s, best) | all dry runs (s) | jobs planned |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: |",
+    ]
+    for name in names:
+        lines.append(f"| {name} | {args.rows:,} | {shard_size} | {manifest[name]:.1f} | {min(plan[name]):.2f} | "
+                     f"{', '.join(f'{t:.2f}' for t in plan[name])} | {jobs[name].get('total', 0):,} |")
+    if len(names) == 2:
+        ratio = min(plan[names[1]]) / min(plan[names[0]])
+        lines += ["", f"Ratio this tree / {names[0]} (best `-n`): {ratio:.2f}"]
+    job = jobs[names[-1]]
+    lines += [
         "",
-        "Jobs by rule: " + ", ".join(f"{k} {v}" for k, v in jobs.items() if k != "total"),
+        "Jobs by rule: " + ", ".join(f"{k} {v}" for k, v in job.items() if k != "total"),
         "",
         f"One job per shard of {shard_size} clips for each of download, validate and fbank: about "
         f"3 x rows / shard size jobs, where one job per clip would make {3 * args.rows:,}.",

@@ -49,3 +49,22 @@ def test_gpu_count_and_launcher():
     assert gpu_count({"gres": "gpu:a100:4"}) == 4 and gpu_count({"gpus": 2, "gres": "gpu:1"}) == 2
     assert launcher({"gpu": 4}) == "torchrun --standalone --nproc_per_node=4"
     assert gpu_count({"gpu": True, "gres": "tmp:10"}) == 0
+
+
+def test_dvc_targets_follow_the_config_and_refuse_other_dirs(capsys):
+    from conftest import REPO
+    from datar.config import load_config
+    from datar.runs import final_targets
+
+    demo = str(REPO / "config" / "demo.yaml")
+    assert datar_main(["dvc-targets", "--config", demo, "--data-dir", "data", "--results-dir", "results",
+                       "runs", "vggsound"]) == 0
+    assert capsys.readouterr().out.split() == [f"results/runs/vggsound/{v}/seed{s}/metrics.json"
+                                               for v in ("ast", "datar") for s in (0, 1)]
+    assert datar_main(["dvc-targets", "--config", demo, "data", "epic100"]) == 0
+    assert capsys.readouterr().out.split() == ["data/epic100/version.json", "results/data/epic100_availability.md"]
+    assert datar_main(["dvc-targets", "--config", demo, "report", "all"]) == 0
+    assert capsys.readouterr().out.split() == final_targets(load_config(demo))
+    assert datar_main(["dvc-targets", "--config", demo, "--data-dir", "elsewhere", "runs", "vggsound"]) == 2
+    err = capsys.readouterr().err
+    assert re.match(r"error: data_dir: .*demo\.yaml says 'data' but params\.yaml says 'elsewhere'", err), err

@@ -15,9 +15,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    """Run `all` once on the tiny demo config; the tests below read its outputs."""
+    """Run `all` once on config/test.yaml, as a user would; the tests below read its outputs."""
     work = tmp_path_factory.mktemp("e2e")
-    cfg = write_config(work / "tiny.yaml", tiny_demo_config())
+    cfg = REPO / "config" / "test.yaml"
     t0 = time.perf_counter()
     run_snakemake(work, cfg, "--cores", "2", "all", timeout=1500)
     return work, cfg, time.perf_counter() - t0

@@ -39,13 +39,13 @@ from torch import nn
 from datar.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from datar.config import Config, dump_config
 from datar.errors import ConfigError, DataError, TrainingError
+from datar.features.version import read_version
 from datar.io import write_json_atomic, write_text_atomic
 from datar.models import VARIANTS, build_model
 from datar.train import state as st
 from datar.train.data import SplitData, load_split, make_loader, resolve_workers
 from datar.train.distributed import (DeviceFlag, DistInfo, any_rank, barrier, dist_from_env, init_distributed,
                                      pick_device, shutdown)
-from datar.features.version import read_version
 from datar.train.envinfo import env_info
 from datar.train.faults import check_finite, oom_guard
 from datar.train.mixup import maybe_mix
