@@ -17,21 +17,34 @@ from datar.errors import DatarError, DataError
 from datar.variants import MODEL_VARIANTS
 
 
-def run_metrics(cfg: Config, dataset: str) -> list[str]:
-    """``metrics.json`` of every (variant, seed) of ``dataset`` that a table or Fig. 1 uses.
+def run_variants(cfg: Config, dataset: str) -> list[str]:
+    """The model variants trained on ``dataset``: every table row and Fig. 1's variant, sorted.
+
+    Each is trained once per ``cfg.seeds``; ``python -m datar plan`` counts the same runs.
 
     Raises:
-        DataError: ``dataset`` is not in the config, or no table or figure uses it.
+        ConfigError: ``dataset`` is not in the config.
     """
     cfg.dataset(dataset)
     variants = {row for t in cfg.tables.values() if t.dataset == dataset for row in t.rows if row in MODEL_VARIANTS}
     fig1 = cfg.figures.fig1
     if fig1 is not None and fig1.dataset == dataset:
         variants.add(fig1.variant)
+    return sorted(variants)
+
+
+def run_metrics(cfg: Config, dataset: str) -> list[str]:
+    """``metrics.json`` of every (variant, seed) of ``dataset`` that a table or Fig. 1 uses.
+
+    Raises:
+        ConfigError: ``dataset`` is not in the config.
+        DataError: no table or figure uses it.
+    """
+    variants = run_variants(cfg, dataset)
     if not variants:
         raise DataError(f"no table or figure of the config uses dataset {dataset!r}: no runs to make; "
                         f"remove it from `datasets` in params.yaml or add a table for it")
-    return [f"{cfg.results_dir}/runs/{dataset}/{v}/seed{s}/metrics.json" for v in sorted(variants) for s in cfg.seeds]
+    return [f"{cfg.results_dir}/runs/{dataset}/{v}/seed{s}/metrics.json" for v in variants for s in cfg.seeds]
 
 
 def main(argv: list[str] | None = None) -> int:
