@@ -59,6 +59,7 @@ if CFG.download.local:
 
 localrules:
     demo_corpus,
+    rehearsal_corpus,
     manifest,
     availability,
     data_version,
@@ -94,6 +95,13 @@ def manifest_sources(wildcards):
     """Local source csvs of a dataset (a path source; URL sources are fetched by the rule)."""
     ds = CFG.dataset(wildcards.dataset)
     return [s.path for s in ds.sources if s.path]
+
+
+def rehearsal_files(wildcards):
+    """The rehearsal's generated local copy of a dataset (``rehearsal_corpus``), if it has one."""
+    if CFG.dataset(wildcards.dataset).rehearsal_corpus is None:
+        return []
+    return [f"{DATA}/rehearsal/{wildcards.dataset}/files.json"]
 
 
 def status_files(wildcards):
