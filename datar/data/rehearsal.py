@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import subprocess
 import tempfile
 import urllib.parse
 from collections.abc import Callable, Sequence
@@ -38,10 +37,11 @@ from pathlib import Path
 import numpy as np
 
 from datar.config import Config, DatasetConfig
-from datar.data.demo import CONTENT_FRACTION, PATTERNS, SOURCES, background, pattern_events, render_source
+from datar.data.demo import (CONTENT_FRACTION, FFMPEG, PATTERNS, SOURCES, background, pattern_events, raw_input,
+                             render_source, run_ffmpeg)
 from datar.data.manifest import YOUTUBE_ID, Entry, Manifest, build_manifest
 from datar.data.sources import resolve_source
-from datar.errors import ConfigError, DataError
+from datar.errors import ConfigError
 from datar.io import atomic_write, sha256_file, write_json_atomic
 
 CLIP_RATE = 44100   # AAC rate of YouTube-derived clips (VGGSound, Kinetics)
@@ -231,23 +231,17 @@ def encode_media(items: Sequence[tuple[MediaFile, np.ndarray, Path]], *, scratch
     Raises:
         DataError: ffmpeg failed (its message and the file names are included).
     """
-    cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+    cmd = list(FFMPEG)
     for k, (media, wave, _) in enumerate(items):
-        raw = scratch / f"{k}.f32"
-        np.ascontiguousarray(wave, dtype="<f4").tofile(raw)
         colour = f"0x{media.seed % 0xFFFFFF:06x}"
-        cmd += ["-f", "f32le", "-ar", str(media.sample_rate), "-ac", str(CHANNELS), "-i", str(raw),
-                "-f", "lavfi", "-i", f"color=c={colour}:s={VIDEO_SIZE}:r={VIDEO_FPS}:d={media.seconds}"]
+        cmd += raw_input(wave, rate=media.sample_rate, path=scratch / f"{k}.f32")
+        cmd += ["-f", "lavfi", "-i", f"color=c={colour}:s={VIDEO_SIZE}:r={VIDEO_FPS}:d={media.seconds}"]
     for k, (media, _, dest) in enumerate(items):
         cmd += ["-map", f"{2 * k}:a", "-map", f"{2 * k + 1}:v", "-map_metadata", "-1", "-fflags", "+bitexact",
                 "-flags:a", "+bitexact", "-flags:v", "+bitexact", "-threads", "1", *VIDEO_ARGS,
                 "-c:a", "aac", "-b:a", "128k", "-ar", str(media.sample_rate), "-ac", str(CHANNELS),
                 "-t", f"{media.seconds}", "-f", "mp4", str(dest)]
-    proc = subprocess.run(cmd, capture_output=True, check=False)
-    if proc.returncode != 0:
-        names = ", ".join(m.path.name for m, _, _ in items)
-        raise DataError(f"ffmpeg failed to encode rehearsal files {names}: "
-                        f"{proc.stderr.decode(errors='replace').strip()}")
+    run_ffmpeg(cmd, what="rehearsal files " + ", ".join(m.path.name for m, _, _ in items))
 
 
 def write_media(files: Sequence[MediaFile], *, content_rate: int) -> None:
