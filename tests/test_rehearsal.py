@@ -5,7 +5,7 @@ manifest parsers (the Kinetics-Sounds filter cuts), the generated media are name
 and decodable as the real datasets' files, and the config keeps every per-clip number of the
 paper's. ``test_rehearsal_all`` runs ``snakemake --configfile config/rehearsal.yaml --cores 2
 all`` and needs ``kind`` (issue 15), ``datasets.D.local_source`` (issue 12) and
-``train.max_steps`` (issue 14 §3): until those land it fails at config validation.
+``train.max_steps`` (the model branch): until those land it fails at config validation.
 
 Where a fast test needs a config that loads today, :func:`loadable` drops the keys the
 schema does not know yet (and only those), so the same tests check the full config later.

@@ -58,7 +58,7 @@ class Throughput:
                     f"assumed {1 / EVAL_COST_FRACTION:g}x that ({self.eval_samples_per_s:g} samples/s)")
         return (f"{self.family}: {self.samples_per_s:.3g} train / {self.eval_samples_per_s:.3g} eval samples/s "
                 f"measured on {self.device} ({self.variant}, batch {self.batch_size}, {self.steps} timed steps, "
-                f"{self.threads} CPU threads)")
+                f"{self.threads} CPU thread(s))")
 
 
 def parse_samples_per_s(text: str, needed: list[Family]) -> dict[Family, float]:
