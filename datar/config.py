@@ -102,6 +102,19 @@ class DemoCorpusConfig:
 
 
 @dataclass(frozen=True)
+class RehearsalCorpusConfig:
+    """``datasets.D.rehearsal_corpus``: generate the local media files of the rehearsal.
+
+    Attributes:
+        seed: synthesis seed (same seed, same bytes).
+        missing: clip ids left out of the local copy (recorded unavailable, not fatal).
+    """
+
+    seed: int
+    missing: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class DatasetConfig:
     format: Literal["vggsound", "kinetics400", "epic100", "csv"]
     sources: tuple[SourceConfig, ...]
@@ -110,6 +123,7 @@ class DatasetConfig:
     video_source: str | None = None
     paper_counts: Mapping[str, int] = field(default_factory=dict)
     demo_corpus: DemoCorpusConfig | None = None
+    rehearsal_corpus: RehearsalCorpusConfig | None = None
 
 
 @dataclass(frozen=True)

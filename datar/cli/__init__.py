@@ -3,6 +3,7 @@
 # verb name -> module under datar.cli
 VERBS: dict[str, str] = {
     "demo-corpus": "demo_corpus",
+    "rehearsal-corpus": "rehearsal_corpus",
     "manifest": "manifest",
     "download": "download",
     "validate": "validate",
@@ -12,6 +13,7 @@ VERBS: dict[str, str] = {
     "train": "train",
     "evaluate": "evaluate",
     "macs": "macs",
+    "plan": "plan",
     "table": "table",
     "figure-adaptor": "figure_adaptor",
     "figure-deform": "figure_deform",

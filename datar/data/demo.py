@@ -347,6 +347,22 @@ def render_clip(clip: DemoClip, *, rate: int, clip_seconds: float) -> np.ndarray
     return y.astype(np.float32)
 
 
+FFMPEG: tuple[str, ...] = ("ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y")
+
+
+def raw_input(wave: np.ndarray, *, rate: int, path: Path) -> list[str]:
+    """Write ``wave`` ``(n, channels)`` as raw float32 to ``path``; return ffmpeg's input arguments for it."""
+    np.ascontiguousarray(wave, dtype="<f4").tofile(path)
+    return ["-f", "f32le", "-ar", str(rate), "-ac", str(wave.shape[1]), "-i", str(path)]
+
+
+def run_ffmpeg(cmd: list[str], *, what: str) -> None:
+    """Run an ffmpeg command line; raise DataError naming ``what`` with ffmpeg's message on failure."""
+    proc = subprocess.run(cmd, capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise DataError(f"ffmpeg failed to encode {what}: {proc.stderr.decode(errors='replace').strip()}")
+
+
 def encode_batch(items: list[tuple[DemoClip, np.ndarray, Path]], *, rate: int, scratch: Path) -> None:
     """Encode several clips with one ffmpeg process (its start-up dominates the cost).
 
@@ -358,19 +374,14 @@ def encode_batch(items: list[tuple[DemoClip, np.ndarray, Path]], *, rate: int, s
     Raises:
         DataError: ffmpeg failed (its message and the clip ids are included).
     """
-    cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
-    for k, (clip, wave, _) in enumerate(items):
-        raw = scratch / f"{k}.f32"
-        np.ascontiguousarray(wave, dtype="<f4").tofile(raw)
-        cmd += ["-f", "f32le", "-ar", str(rate), "-ac", str(clip.channels), "-i", str(raw)]
+    cmd = list(FFMPEG)
+    for k, (_, wave, _) in enumerate(items):
+        cmd += raw_input(wave, rate=rate, path=scratch / f"{k}.f32")
     for k, (clip, _, dest) in enumerate(items):
         cmd += ["-map", f"{k}:a", "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
                 "-threads", "1", "-ar", str(clip.sample_rate), "-ac", str(clip.channels),
                 *CODEC_ARGS[clip.container], str(dest)]
-    proc = subprocess.run(cmd, capture_output=True, check=False)
-    if proc.returncode != 0:
-        ids = ", ".join(c.clip_id for c, _, _ in items)
-        raise DataError(f"ffmpeg failed to encode demo clips {ids}: {proc.stderr.decode(errors='replace').strip()}")
+    run_ffmpeg(cmd, what="demo clips " + ", ".join(c.clip_id for c, _, _ in items))
 
 
 def write_batch(clips: list[DemoClip], audio_dir: Path, *, rate: int, clip_seconds: float) -> None:

@@ -65,6 +65,7 @@ if CFG.download.local:
 
 localrules:
     demo_corpus,
+    rehearsal_corpus,
     manifest,
     availability,
     data_version,
@@ -105,6 +106,13 @@ def shard_names(dataset, split=None):
 def manifest_sources(wildcards):
     """Local source csvs of a dataset (a path source; URL sources are fetched by the rule)."""
     return [s.path for s in CFG.dataset(wildcards.dataset).sources if s.path]
+
+
+def rehearsal_files(wildcards):
+    """The rehearsal's generated local copy of a dataset (``rehearsal_corpus``), if it has one."""
+    if CFG.dataset(wildcards.dataset).rehearsal_corpus is None:
+        return []
+    return [f"{DATA}/rehearsal/{wildcards.dataset}/files.json"]
 
 
 def status_files(wildcards):

@@ -1,4 +1,4 @@
-# Data: demo corpus -> manifest (checkpoint) -> download -> validate -> availability report.
+# Data: demo corpus / rehearsal media -> manifest (checkpoint) -> download -> validate -> availability report.
 # One job per shard of `download.shard_size` clips, never one per clip.
 
 
@@ -15,6 +15,23 @@ rule demo_corpus:
         ENV
     shell:
         "python -m datar demo-corpus --config {params.cfg} --dataset {wildcards.dataset} > {log} 2>&1"
+
+
+rule rehearsal_corpus:
+    """The rehearsal's local copies (config/rehearsal.yaml): media files named as the datasets name them."""
+    input:
+        manifest_sources,
+    output:
+        f"{DATA}/rehearsal/{{dataset}}/files.json",
+    log:
+        f"{RESULTS}/logs/rehearsal_corpus/{{dataset}}.log",
+    params:
+        cfg=resolved_config,
+        fingerprint=dataset_hash,
+    conda:
+        ENV
+    shell:
+        "python -m datar rehearsal-corpus --config {params.cfg} --dataset {wildcards.dataset} > {log} 2>&1"
 
 
 checkpoint manifest:
@@ -42,6 +59,7 @@ rule download:
     """yt-dlp + ffmpeg for one shard; dead links are recorded in the status csv, not fatal."""
     input:
         manifest=f"{DATA}/{{dataset}}/manifest.csv",
+        local_copy=rehearsal_files,
     output:
         tar=f"{DATA}/{{dataset}}/clips/{{shard}}.tar",
         status=f"{DATA}/{{dataset}}/clips/{{shard}}.status.csv",
