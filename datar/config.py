@@ -62,6 +62,7 @@ class DownloadConfig:
     cookies: str | None = None
     js_runtime: str | None = None
     allowed_schemes: tuple[str, ...] = ("youtube", "https", "http")
+    max_consecutive_blocked: int = 5
 
 
 @dataclass(frozen=True)
@@ -96,12 +97,23 @@ class DemoCorpusConfig:
 
 
 @dataclass(frozen=True)
+class LocalSourceConfig:
+    template: str
+    contains: Literal["clip", "video"] = "clip"
+    fallback: Literal["youtube", "none"] = "youtube"
+
+
+LOCAL_SOURCE_FIELDS: tuple[str, ...] = ("youtube_id", "start", "end", "clip_id")
+
+
+@dataclass(frozen=True)
 class DatasetConfig:
     format: Literal["vggsound", "kinetics400", "epic100", "csv"]
     sources: tuple[SourceConfig, ...]
     classes: tuple[str, ...] | None = None
     heads: tuple[str, ...] = ("label",)
     video_source: str | None = None
+    local_source: LocalSourceConfig | None = None
     paper_counts: Mapping[str, int] = field(default_factory=dict)
     demo_corpus: DemoCorpusConfig | None = None
 
@@ -289,11 +301,29 @@ def _check_references(cfg: Config, origin: str) -> None:
             raise ConfigError(f"{origin}: datasets.{dname}.classes: required for format kinetics400 (the Kinetics-Sounds list)")
         if ds.format == "epic100" and tuple(ds.heads) != ("verb", "noun"):
             raise ConfigError(f"{origin}: datasets.{dname}.heads: format epic100 has heads [verb, noun]")
+        if ds.local_source is not None:
+            _check_local_template(ds.local_source.template, f"{origin}: datasets.{dname}.local_source.template")
         if ds.demo_corpus is not None and set(ds.demo_corpus.classes) != set(ds.heads):
             raise ConfigError(
                 f"{origin}: datasets.{dname}.demo_corpus.classes: keys {sorted(ds.demo_corpus.classes)} "
                 f"must equal the dataset's heads {list(ds.heads)}"
             )
+
+
+def _check_local_template(template: str, where: str) -> None:
+    """A local-source template names only known fields and is a file URL or an absolute path."""
+    import string
+
+    try:
+        names = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {template!r} is not a format string ({exc})") from None
+    unknown = sorted(n for n in names if n.split(".")[0].split("[")[0] not in LOCAL_SOURCE_FIELDS)
+    if unknown or "" in names:
+        raise ConfigError(f"{where}: unknown field(s) {', '.join(repr(n) for n in unknown) or '{}'} "
+                          f"in {template!r}; known: {', '.join(LOCAL_SOURCE_FIELDS)}")
+    if not (template.startswith("file:///") or template.startswith("/")):
+        raise ConfigError(f"{where}: {template!r} must be a file URL (file:///...) or an absolute path")
 
 
 def config_from_mapping(raw: Mapping[str, Any], *, origin: str = "config") -> Config:
