@@ -18,7 +18,7 @@ from pathlib import Path
 
 # Characters a percent-encoded URL may hold (RFC 3986 unreserved, "%" escapes, delimiters),
 # nothing a shell would interpret: the manifest's form of every URL source.
-URL_CHARS = re.compile(r"^[A-Za-z0-9._~:/?#@!&=+,%-]+$")
+URL_CHARS = re.compile(r"^[A-Za-z0-9._~:/?#@!&=+,%-]+\Z")
 
 
 class UnsafePath(ValueError):

@@ -42,11 +42,11 @@ from datar.data.sources import ResolvedSource, resolve_source
 from datar.errors import ConfigError, ManifestError
 from datar.io import atomic_write, write_json_atomic
 
-YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
+YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}\Z")
 # A clip id becomes a file name: ASCII letters, digits, "_", "-", "."; no leading dot; bounded.
-CLIP_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
-EPIC_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-EPIC_TIME = re.compile(r"^(\d{1,3}):([0-5]\d):([0-5]\d(?:\.\d+)?)$")
+CLIP_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}\Z")
+EPIC_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
+EPIC_TIME = re.compile(r"^(\d{1,3}):([0-5]\d):([0-5]\d(?:\.\d+)?)\Z")
 # No clip starts or ends later than a day into its source: larger values are typos.
 MAX_SECONDS = 86400.0
 MAX_LABEL_CHARS = 200

@@ -8,7 +8,6 @@ manifest is a file anyone can edit between stages.
 from __future__ import annotations
 
 import csv
-import re
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,6 @@ from datar.errors import ManifestError
 
 MANIFEST_COLUMNS: tuple[str, ...] = ("clip_id", "source", "start", "end", "split", "shard")
 
-_YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 YOUTUBE_WATCH = "https://www.youtube.com/watch?v={}"
 
 
@@ -64,7 +62,7 @@ def source_url(source: str, *, allowed: tuple[str, ...], where: str) -> tuple[st
         url = manifest_checks.check_source(source, frozenset(allowed))
     except manifest_checks.BadRow as exc:
         raise ManifestError(f"{where}: {exc.message}") from None
-    if _YOUTUBE_ID.match(url):
+    if manifest_checks.YOUTUBE_ID.match(url):
         return "youtube", YOUTUBE_WATCH.format(url)
     return urllib.parse.urlsplit(url).scheme.lower(), url
 
