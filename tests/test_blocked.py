@@ -75,11 +75,12 @@ def test_bot_check_from_a_server_is_blocked(tmp_path: Path) -> None:
 
 def test_breaker_trips_keeps_what_finished_and_a_rerun_carries_on(tmp_path: Path,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    """3 clips finish, then the server keeps answering 429: 3 blocked in a row trip the breaker."""
-    names = [f"c{i}.mp4" for i in range(9)]
+    """3 clips finish, then the server keeps answering 429: 5 blocked in a row (the default) trip the breaker."""
+    names = [f"c{i}.mp4" for i in range(11)]
     tone = make_media(str(tmp_path / "tone.mp4"), seconds=3)
-    cfg = make_config(tmp_path, workers=1, retries=1, max_consecutive_blocked=3)
+    cfg = make_config(tmp_path, workers=1, retries=1)
     config_path = tmp_path / "config.yaml"
+    assert cfg.download.max_consecutive_blocked == 5
     with MediaServer({n: tone for n in names}) as srv:
         srv.gate_status = 429
         write_manifest(cfg, [(f"c{i}", srv.url("ok" if i < 3 else "gate", n), 0.5, 2.5) for i, n in enumerate(names)])
@@ -89,20 +90,20 @@ def test_breaker_trips_keeps_what_finished_and_a_rerun_carries_on(tmp_path: Path
         assert code == 2
         for key in ("download.cookies", "download.rate_limit", "download.sleep_interval", "yt-dlp"):
             assert key in err, key
-        assert "3 consecutive blocked clips" in err and "3 of 9 clips are finished" in err
+        assert "5 consecutive blocked clips" in err and "3 of 11 clips are finished" in err
         assert not paths.tar.exists() and not paths.status.exists(), "no shard output from a stopped job"
         kept = sorted(p.name for p in paths.work.glob("*.flac"))
         assert kept == ["c0.flac", "c1.flac", "c2.flac"]
         gated = [srv.count(n) for n in names[3:]]
-        assert all(n > 0 for n in gated[:3]) and gated[3:] == [0] * 3, "nothing is asked after the trip"
-        assert srv.count(mode="gate", method="GET") <= 3 * 2, "each blocked clip: at most 1 + retries requests"
+        assert all(n > 0 for n in gated[:5]) and gated[5:] == [0] * 3, "nothing is asked after the trip"
+        assert srv.count(mode="gate", method="GET") <= 5 * 2, "each blocked clip: at most 1 + retries requests"
         with pytest.raises(DownloadBlocked):  # still refusing: stops again, quickly
             download_shard(cfg, "vggsound", SHARD)
         before = {n: srv.count(n) for n in names}
         srv.gate_status = None  # the server recovers
         summary = download_shard(cfg, "vggsound", SHARD)
         after = {n: srv.count(n) for n in names}
-    assert (summary.ok, summary.blocked, summary.fetched) == (9, 0, 6)
+    assert (summary.ok, summary.blocked, summary.fetched) == (11, 0, 8)
     assert all(after[n] == before[n] for n in names[:3]), "clips already ok are not downloaded again"
     assert all(after[n] > before[n] for n in names[3:])
     assert {r["status"] for r in read_status(cfg).values()} == {"ok"}
@@ -113,8 +114,7 @@ def test_shard_with_some_blocked_clips_completes_and_only_they_are_refetched(tmp
     """Blocked clips apart (not consecutive): the shard completes; blocked is not-yet-known downstream."""
     tone = make_media(str(tmp_path / "tone.mp4"), seconds=3)
     names = [f"c{i}.mp4" for i in range(5)]
-    cfg = dataclasses.replace(make_config(tmp_path, workers=1, retries=0, max_consecutive_blocked=2),
-                              results_dir=str(tmp_path / "results"))
+    cfg = dataclasses.replace(make_config(tmp_path, workers=1, retries=0), results_dir=str(tmp_path / "results"))
     with MediaServer({n: tone for n in names}) as srv:
         srv.gate_status = 429
         modes = ["ok", "gate", "ok", "gate", "404"]

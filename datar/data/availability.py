@@ -30,6 +30,7 @@ from datar.data.validate import VALID_COLUMNS
 from datar.errors import DataError
 from datar.io import atomic_write, write_text_atomic
 
+_BLOCKED = "download: blocked: "
 CSV_COLUMNS = ("split", "manifest", "local", "downloaded", "missing", "blocked", "valid", "paper",
                "valid_pct_of_paper", "reasons", "yt_dlp")
 
@@ -211,14 +212,16 @@ def render_markdown(dataset: str, counts: Sequence[SplitCounts], *, demo: bool, 
         listed = ", ".join(f"{s} ({n})" for s, n in shards[:max_shards])
         more = f" and {len(shards) - max_shards} more" if len(shards) > max_shards else ""
         first = shards[0][0]
+        why = "; ".join(f"{r.removeprefix(_BLOCKED)} ({n})" for r, n in sorted(total.reasons.items())
+                        if r.startswith(_BLOCKED))
         lines += ["## Blocked clips (not known yet)", "",
-                  f"{total.blocked} clips were refused by YouTube (bot check, request limit, persistent HTTP 429), "
-                  f"in shards {listed}{more}. Set `download.cookies`, lower `download.rate_limit`, raise "
-                  "`download.sleep_interval` and update yt-dlp (README), then fetch only these clips by forcing "
-                  f"their shards' download jobs, e.g. `snakemake --cores 1 --force "
+                  f"{total.blocked} clips were refused by YouTube ({why}), in shards {listed}{more}. Such an "
+                  "answer says nothing about whether a video exists. Set `download.cookies`, lower "
+                  "`download.rate_limit`, raise `download.sleep_interval` and update yt-dlp (README), then fetch "
+                  "only these clips by forcing their shards' download jobs, e.g. `snakemake --cores 1 --force "
                   f"{data_dir}/{dataset}/clips/{first}.status.csv`, and rerun the target.", ""]
     per_split = [c for c in counts if c.split != "total"]
-    rows = [(c.split, r, n) for c in per_split for r, n in c.reasons.items()]
+    rows = [(c.split, r, n) for c in per_split for r, n in c.reasons.items() if not r.startswith(_BLOCKED)]
     if rows:
         rows.sort(key=lambda t: (-t[2], t[0], t[1]))
         lines += ["## Why clips were lost", "", "| split | stage: status: reason | clips |", "| --- | --- | ---: |"]

@@ -36,6 +36,7 @@ from datar.data.clip_status import ClipStatus, load_clip_status, save_clip_statu
 from datar.data.failures import decode_failure
 from datar.data.fetch_clip import ClipJob, fetch_clip
 from datar.data.ffmpeg_audio import FfmpegFailure, probe_audio
+from datar.data import local_cut
 from datar.data.local_cut import Cut, Span, cut_span, plan_spans
 from datar.data.local_source import LocalClip, Missing, locate
 from datar.data.shard_rows import ClipRow, read_shard_rows, source_url
@@ -179,7 +180,7 @@ def download_shard(cfg: Config, dataset: str, shard: str) -> ShardSummary:
         return status
 
     tasks = [_Task(False, _span_task(f, span, cfg, record), len(span.cuts))
-             for f in files.values() for span in plan_spans(f.cuts)]
+             for f in files.values() for span in plan_spans(f.cuts, merge_gap=local_cut.MERGE_GAP_S)]
     tasks += [_Task(True, _network_task(job, cfg, record)) for job in network]
     breaker = Breaker(cfg.download.max_consecutive_blocked)
     skipped = _run_tasks(tasks, workers=cfg.download.workers, breaker=breaker, done=done)
