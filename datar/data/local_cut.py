@@ -29,8 +29,10 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-MERGE_GAP_S = 60.0
-"""Segments less than this many seconds apart share one decoding pass (measured break-even)."""
+MERGE_GAP_S = 50.0
+"""Segments less than this many seconds apart share one decoding pass: the break-even gap
+measured on a 1-hour, 1-GB video (44 s in wall time, 53 s in CPU time;
+``benchmarks/local_sources.md``)."""
 LEAD_IN_S = 1.0
 """Seconds decoded before a span's first segment and after its last (decoder and resampler
 warm-up and flush)."""

@@ -1,4 +1,4 @@
-"""yt-dlp through its Python API (an options dict, never a shell), with error classification.
+"""yt-dlp through its Python API (an options dict, never a shell): one network fetch attempt.
 
 One call of :func:`fetch` is one attempt at one clip: it downloads the clip's section
 (``download_ranges`` + ``force_keyframes_at_cuts``) from an http(s) or YouTube URL. Local

@@ -39,7 +39,9 @@ checkpoint manifest:
 
 
 rule download:
-    """yt-dlp + ffmpeg for one shard; dead links are recorded in the status csv, not fatal."""
+    """One shard: local files cut in place by ffmpeg, the rest with yt-dlp; dead links are
+    recorded in the status csv, not fatal. Exits 2 when YouTube keeps refusing (circuit
+    breaker, download.max_consecutive_blocked); finished clips are kept and a rerun carries on."""
     input:
         manifest=f"{DATA}/{{dataset}}/manifest.csv",
     output:
