@@ -30,9 +30,10 @@ import numpy as np
 import soundfile
 
 MERGE_GAP_S = 50.0
-"""Segments less than this many seconds apart share one decoding pass: the break-even gap
-measured on a 1-hour, 1-GB video (44 s in wall time, 53 s in CPU time;
-``benchmarks/local_sources.md``)."""
+"""Segments less than this many seconds apart share one decoding pass. The break-even gap
+measured on a 1-hour, 1-GB video is 53 s of CPU time in both runs (wall time: 36-61 s, moving
+with the load of the shared machine; one pass runs in one worker while separate spans run in
+parallel): ``benchmarks/local_sources.md``."""
 LEAD_IN_S = 1.0
 """Seconds decoded before a span's first segment and after its last (decoder and resampler
 warm-up and flush)."""
