@@ -68,6 +68,7 @@ class DownloadConfig:
     cookies: str | None = None
     js_runtime: str | None = None
     allowed_schemes: tuple[str, ...] = ("youtube", "https", "http")
+    max_consecutive_blocked: int = 5
 
 
 @dataclass(frozen=True)
@@ -115,12 +116,23 @@ class RehearsalCorpusConfig:
 
 
 @dataclass(frozen=True)
+class LocalSourceConfig:
+    template: str
+    contains: Literal["clip", "video"] = "clip"
+    fallback: Literal["youtube", "none"] = "youtube"
+
+
+LOCAL_SOURCE_FIELDS: tuple[str, ...] = ("youtube_id", "start", "end", "clip_id")
+
+
+@dataclass(frozen=True)
 class DatasetConfig:
     format: Literal["vggsound", "kinetics400", "epic100", "csv"]
     sources: tuple[SourceConfig, ...]
     classes: tuple[str, ...] | None = None
     heads: tuple[str, ...] = ("label",)
     video_source: str | None = None
+    local_source: LocalSourceConfig | None = None
     paper_counts: Mapping[str, int] = field(default_factory=dict)
     demo_corpus: DemoCorpusConfig | None = None
     rehearsal_corpus: RehearsalCorpusConfig | None = None
@@ -306,10 +318,35 @@ def _check_references(cfg: Config, origin: Origin) -> None:
                                           "classes (config/config.yaml has the 32-class list)")
         if ds.format == "epic100" and tuple(ds.heads) != ("verb", "noun"):
             raise fail((*key, "heads"), "format epic100 has heads [verb, noun] in {where}; set heads: [verb, noun]")
+        if ds.local_source is not None:
+            problem = _local_template_problem(ds.local_source.template)
+            if problem:
+                raise fail((*key, "local_source", "template"), problem + " (in {where})")
         if ds.demo_corpus is not None and set(ds.demo_corpus.classes) != set(ds.heads):
             raise fail((*key, "demo_corpus", "classes"),
                        f"keys {sorted(ds.demo_corpus.classes)} in {{where}} must equal the dataset's heads "
                        f"{list(ds.heads)}")
+
+
+def _local_template_problem(template: str) -> str | None:
+    """What is wrong with a local-source template, or None.
+
+    A template names only the known fields and is a file URL or a path (a relative path is
+    taken from the workflow's working directory, as ``video_source`` is).
+    """
+    import string
+
+    try:
+        names = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError as exc:
+        return f"{template!r} is not a format string ({exc}); fix its braces"
+    unknown = sorted(n for n in names if n.split(".")[0].split("[")[0] not in LOCAL_SOURCE_FIELDS)
+    if unknown or "" in names:
+        return (f"unknown field(s) {', '.join(repr(n) for n in unknown) or '{}'} in {template!r}; "
+                f"use only {', '.join('{' + f + '}' for f in LOCAL_SOURCE_FIELDS)}")
+    if "://" in template and not template.startswith("file:///"):
+        return f"{template!r} must be a file URL (file:///...) or a path"
+    return None
 
 
 def config_from_mapping(raw: Mapping[str, Any], *, origin: Origin = "config") -> Config:

@@ -10,6 +10,11 @@ Files are served at ``/{mode}/{name}``; the mode says how the server misbehaves:
   path, then behaves as ``ok`` (``n`` large = always failing).
 - ``reset``: accepts the request and resets the connection (RST) without answering.
 - ``slow``: sends the body in small chunks with a pause between them.
+- ``gate``: answers ``gate_status`` (e.g. 429, with ``Retry-After``) while the server's
+  ``gate_status`` attribute is set, then behaves as ``ok``: a server that keeps refusing
+  until it recovers.
+- ``botcheck``: ``403`` with YouTube's bot-check sentence as the reason phrase, so yt-dlp's
+  error carries it ("HTTP Error 403: Sign in to confirm you're not a bot").
 
 Every request is logged (method, path, Range header) so tests can count what was fetched.
 Usage::
@@ -31,6 +36,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
+BOT_CHECK = "Sign in to confirm you're not a bot"
 _FAIL_RE = re.compile(r"^(\d{3})x(\d+)$")
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -59,6 +65,7 @@ class MediaServer:
         self.slow_chunk = slow_chunk
         self.slow_pause = slow_pause
         self.log: list[Request] = []
+        self.gate_status: int | None = None
         self._fails: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -152,6 +159,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self._status(status, retry_after=status == 429)
                 return
             mode = "ok"
+        if mode == "gate":
+            status = self.media.gate_status
+            if status is not None:
+                self._status(status, retry_after=status == 429)
+                return
+            mode = "ok"
+        if mode == "botcheck":
+            self._status(403, phrase=BOT_CHECK)
+            return
         if mode == "reset":
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
@@ -163,9 +179,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send_file(data, mode=mode, head=head)
 
-    def _status(self, status: int, *, retry_after: bool = False) -> None:
+    def _status(self, status: int, *, retry_after: bool = False, phrase: str | None = None) -> None:
         body = f"status {status}\n".encode()
-        self.send_response(status)
+        self.send_response(status, phrase)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         if retry_after:

@@ -73,7 +73,7 @@ def test_writes_md_and_csv(tmp_path: Path) -> None:
     assert rows["train"]["valid"] == "3" and rows["train"]["paper"] == "10" and rows["train"]["valid_pct_of_paper"] == "30.00"
     assert "validate: invalid: silent (1)" in rows["train"]["reasons"]
     md = (out / "vggsound_availability.md").read_text(encoding="utf-8")
-    assert "| train | 5 | 4 (80.0%) | 3 (60.0%) | 10 | 30.0% |" in md
+    assert "| train | 5 | 0 (0.0%) | 4 (80.0%) | 1 (20.0%) | 0 | 3 (60.0%) | 10 | 30.0% |" in md
     assert "DEMO" in md and "HTTP Error 404" in md
 
 

@@ -211,7 +211,7 @@ def test_bad_manifest_rows_and_cli(tmp_path: Path, capsys: pytest.CaptureFixture
     ("[youtube] abc: Private video. Sign in if you've been granted access", "unavailable"),
     ("[youtube] abc: Video unavailable. This video has been removed by the uploader", "unavailable"),
     ("HTTP Error 403: Forbidden", "unavailable"),
-    ("HTTP Error 429: Too Many Requests", "retry"),
+    ("HTTP Error 429: Too Many Requests", "throttled"),
     ("HTTP Error 502: Bad Gateway", "retry"),
     ("The read operation timed out", "retry"),
     ("('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))", "retry"),

@@ -1,4 +1,4 @@
-"""pyproject.toml and environment.yml pin the same dependencies, exactly."""
+"""pyproject.toml and environment.yml pin the same dependencies, exactly (yt-dlp: the same lower bound)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,24 @@ import yaml
 from conftest import REPO
 
 
+# Lower bounds, not pins: YouTube changes often and only a current yt-dlp works against it.
+LOWER_BOUNDS = {"yt-dlp"}
+
+
 def _pins(specs):
+    """name -> (operator, version); every spec is ``==`` except LOWER_BOUNDS, which are ``>=``."""
     pins = {}
     for spec in specs:
-        m = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([^\s;]+)", spec.strip())
-        assert m, f"not an exact pin: {spec!r}"
-        pins[m.group(1).lower().replace("_", "-")] = m.group(2)
+        m = re.fullmatch(r"([A-Za-z0-9_.\-]+)(==|>=)([^\s;,]+)", spec.strip())
+        assert m, f"not an exact pin or a lower bound: {spec!r}"
+        name = m.group(1).lower().replace("_", "-")
+        assert m.group(2) == (">=" if name in LOWER_BOUNDS else "=="), f"{spec!r}: expected {'>=' if name in LOWER_BOUNDS else '=='}"
+        pins[name] = (m.group(2), m.group(3))
     return pins
+
+
+def _release(version):
+    return tuple(int(x) for x in re.findall(r"\d+", version.split("+")[0]))
 
 
 def test_pyproject_and_environment_pin_the_same_versions():
@@ -27,6 +38,7 @@ def test_pyproject_and_environment_pin_the_same_versions():
     conda = _pins([p for p in pip_section if not p.startswith("-e")])
     assert py == conda
     assert py["torch"] == py["torchaudio"]  # torchaudio needs the matching torch
+    assert set(LOWER_BOUNDS) <= set(py)
     assert "python=3.11" in env["dependencies"] and "ffmpeg" in env["dependencies"]
     assert "nodejs" in env["dependencies"]
 
@@ -35,5 +47,8 @@ def test_installed_versions_match_the_pins():
     from importlib.metadata import version
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    for name, pinned in _pins(project["dependencies"]).items():
-        assert version(name).split("+")[0] == pinned, name
+    for name, (op, pinned) in _pins(project["dependencies"]).items():
+        if op == ">=":
+            assert _release(version(name)) >= _release(pinned), name
+        else:
+            assert version(name).split("+")[0] == pinned, name

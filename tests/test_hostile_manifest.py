@@ -182,8 +182,11 @@ BAD_SOURCES = [
     "http://example.org/$(id).wav", "http://example.org/`id`.wav", "http://example.org/a;rm -rf ~",
     "http://example.org/a|sh", "https://example.org/a b.wav", "https://example.org/a/../../b.wav",
     "file:///srv/%2e%2e/etc/passwd", "file:///srv/../etc/passwd", "https://user:pw@example.org/x.wav",
-    "http:///nohost.wav", "https://", "/etc/passwd", "../x.wav", "x.wav", "HTTP://example.org/'x'",
+    "http:///nohost.wav", "https://", "../x.wav", "x.wav", "HTTP://example.org/'x'",
     "https://example.org/x\x00.wav", "https://example.org/x\n.wav", "\\\\host\\share\\x.wav",
+    # A plain absolute path is a local source since issue 12 (it becomes file:///...); refused
+    # are the unsafe ones: '..' segments and control characters, encoded or not.
+    "/srv/../etc/passwd", "/srv/a\tb.wav", "file:///srv/a\x1b[31m.wav", "file:///srv/a%0Ab.wav",
 ]
 BAD_LABELS = ["", " dog", "dog ", "do\ng", "do\rg", "do\x00g", "\x1b[31mred", "x" * 201]
 BAD_SPLITS = ["dev", "holdout", "TRAIN", "", "../train", "train;rm"]

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     checks = validate_shard(cfg, args.dataset, args.shard)
     n = Counter(c.status for c in checks)
     print(f"{args.dataset}/{args.shard}: {len(checks)} clips: {n['ok']} ok, "
-          f"{n['unavailable']} unavailable, {n['invalid']} invalid")
+          f"{n['unavailable']} unavailable, {n['invalid']} invalid, {n['blocked']} blocked")
     for c in checks:
         if c.status == "invalid":
             print(f"  {c.clip_id}: {c.reason}")

@@ -1,13 +1,18 @@
-"""The availability report: per split, how many manifest rows were downloaded and are valid.
+"""The availability report: per split, where the manifest's clips came from and which are valid.
 
 Reads ``{data_dir}/{D}/manifest.csv`` and, for every shard it names, ``clips/{S}.status.csv``
 (download) and ``clips/{S}.valid.csv`` (validation), and writes
-``{results_dir}/data/{D}_availability.md`` and ``.csv``: rows in the manifest, downloaded,
-valid, the reasons clips were lost (counted), and the paper's counts
-(``datasets.D.paper_counts``) beside them.
+``{results_dir}/data/{D}_availability.md`` and ``.csv``: rows in the manifest; clips obtained
+from local files (``local``) or over the network (``downloaded``); clips that could not be
+obtained (``missing``: dead, not in the local copy, undecodable source); ``blocked`` clips
+(YouTube refused the downloader: not known yet, neither missing nor obtained); valid clips;
+the reasons clips were lost (short, counted); the paper's counts (``datasets.D.paper_counts``)
+and the yt-dlp versions that fetched the clips.
 
-The csv has one row per split and a ``total`` row: ``split,manifest,downloaded,valid,paper,
-valid_pct_of_paper,reasons`` (``reasons`` = ``"stage: status: reason (n); ..."``).
+The csv has one row per split and a ``total`` row: ``split,manifest,local,downloaded,missing,
+blocked,valid,paper,valid_pct_of_paper,reasons,yt_dlp`` with ``local + downloaded + missing +
+blocked = manifest``, ``reasons`` = ``"stage: status: reason (n); ..."`` and ``yt_dlp`` =
+``"version (n clips); ..."``. The raw message behind each reason is in the status csv.
 """
 
 from __future__ import annotations
@@ -19,12 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datar.config import SPLITS, Config
+from datar.data.clip_status import FIRST_COLUMNS as STATUS_COLUMNS
+from datar.data.failures import short_text
+from datar.data.validate import VALID_COLUMNS
 from datar.errors import DataError
 from datar.io import atomic_write, write_text_atomic
 
-STATUS_COLUMNS = ("clip_id", "status", "reason", "attempts", "bytes")
-VALID_COLUMNS = ("clip_id", "status", "reason", "duration", "sample_rate", "channels", "rms_dbfs")
-CSV_COLUMNS = ("split", "manifest", "downloaded", "valid", "paper", "valid_pct_of_paper", "reasons")
+_BLOCKED = "download: blocked: "
+CSV_COLUMNS = ("split", "manifest", "local", "downloaded", "missing", "blocked", "valid", "paper",
+               "valid_pct_of_paper", "reasons", "yt_dlp")
 
 
 @dataclass
@@ -34,18 +42,41 @@ class SplitCounts:
     Attributes:
         split: split name or ``total``.
         manifest: rows in the manifest.
-        downloaded: clips whose download status is ``ok``.
+        local: clips obtained (download status ``ok``) from local files.
+        downloaded: clips obtained over the network (yt-dlp).
+        missing: clips that could not be obtained (``unavailable`` / ``invalid`` at download).
+        blocked: clips YouTube refused to serve (not known yet).
         valid: clips whose validation status is ``ok``.
         paper: the paper's count for this split, if known.
-        reasons: ``"stage: status: reason"`` -> number of clips lost to it.
+        reasons: ``"stage: status: reason"`` -> number of clips lost (or blocked) to it.
+        yt_dlp: yt-dlp version -> clips it fetched.
+        blocked_shards: shard -> blocked clips in it.
     """
 
     split: str
     manifest: int = 0
+    local: int = 0
     downloaded: int = 0
+    missing: int = 0
+    blocked: int = 0
     valid: int = 0
     paper: int | None = None
     reasons: Counter[str] = field(default_factory=Counter)
+    yt_dlp: Counter[str] = field(default_factory=Counter)
+    blocked_shards: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def obtained(self) -> int:
+        """Clips whose audio was obtained (local + downloaded)."""
+        return self.local + self.downloaded
+
+    def add(self, other: SplitCounts) -> None:
+        """Add ``other``'s counts to these."""
+        for name in ("manifest", "local", "downloaded", "missing", "blocked", "valid"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.reasons.update(other.reasons)
+        self.yt_dlp.update(other.yt_dlp)
+        self.blocked_shards.update(other.blocked_shards)
 
     @property
     def valid_pct_of_paper(self) -> float | None:
@@ -75,12 +106,12 @@ def read_table(path: Path, columns: Sequence[str]) -> dict[str, dict[str, str]]:
 
 
 def read_manifest(path: Path) -> list[dict[str, str]]:
-    """The manifest's rows (``clip_id``, ``split``, ``shard`` needed)."""
+    """The manifest's rows (``clip_id``, ``source``, ``split``, ``shard`` needed)."""
     if not path.is_file():
         raise DataError(f"{path}: manifest missing (run the manifest step first)")
     with open(path, encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
-        missing = [c for c in ("clip_id", "split", "shard") if c not in (reader.fieldnames or [])]
+        missing = [c for c in ("clip_id", "source", "split", "shard") if c not in (reader.fieldnames or [])]
         if missing:
             raise DataError(f"{path}: header lacks column(s) {', '.join(missing)}")
         return list(reader)
@@ -117,24 +148,33 @@ def count_availability(cfg: Config, dataset: str) -> list[SplitCounts]:
             st = status.get(cid)
             if st is None:
                 raise DataError(f"{status_path}: no row for clip {cid!r} of shard {shard}")
+            if st.get("yt_dlp"):
+                c.yt_dlp[st["yt_dlp"]] += 1
             if st["status"] != "ok":
-                c.reasons[f"download: {st['status']}: {st['reason'] or '-'}"] += 1
+                c.reasons[f"download: {st['status']}: {short_text(st['reason']) or '-'}"] += 1
+                if st["status"] == "blocked":
+                    c.blocked += 1
+                    c.blocked_shards[shard] += 1
+                else:
+                    c.missing += 1
                 continue
-            c.downloaded += 1
+            # status csvs of the first format have no origin: a file URL source is local
+            origin = st.get("origin") or ("local" if row["source"].lower().startswith("file:") else "network")
+            if origin == "local":
+                c.local += 1
+            else:
+                c.downloaded += 1
             va = valid.get(cid)
             if va is None:
                 raise DataError(f"{valid_path}: no row for clip {cid!r} of shard {shard}")
             if va["status"] == "ok":
                 c.valid += 1
             else:
-                c.reasons[f"validate: {va['status']}: {va['reason'] or '-'}"] += 1
+                c.reasons[f"validate: {va['status']}: {short_text(va['reason']) or '-'}"] += 1
     shown = [c for s, c in counts.items() if c.manifest or c.paper is not None]
     total = SplitCounts("total", paper=sum(ds.paper_counts.values()) if ds.paper_counts else None)
     for c in shown:
-        total.manifest += c.manifest
-        total.downloaded += c.downloaded
-        total.valid += c.valid
-        total.reasons.update(c.reasons)
+        total.add(c)
     return [*shown, total]
 
 
@@ -146,20 +186,42 @@ def _pct(part: int, whole: int) -> str:
     return f"{100.0 * part / whole:.1f}%" if whole else "-"
 
 
-def render_markdown(dataset: str, counts: Sequence[SplitCounts], *, demo: bool, max_reasons: int = 20) -> str:
-    """The availability report as Markdown (a counts table and a reasons table)."""
+def _versions_text(versions: Counter[str]) -> str:
+    return "; ".join(f"{v} ({n} clips)" for v, n in sorted(versions.items()))
+
+
+def render_markdown(dataset: str, counts: Sequence[SplitCounts], *, demo: bool, data_dir: str = "data",
+                    max_reasons: int = 20, max_shards: int = 10) -> str:
+    """The availability report as Markdown: counts, blocked clips, reasons, yt-dlp versions."""
     title = f"# Data availability: {dataset}" + (" (DEMO corpus, not the paper's data)" if demo else "")
     lines = [title, "",
-             "| split | manifest | downloaded | valid | paper | valid / paper |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+             "| split | manifest | local | downloaded | missing | blocked | valid | paper | valid / paper |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for c in counts:
         paper = "-" if c.paper is None else str(c.paper)
-        lines.append(f"| {c.split} | {c.manifest} | {c.downloaded} ({_pct(c.downloaded, c.manifest)}) | "
-                     f"{c.valid} ({_pct(c.valid, c.manifest)}) | {paper} | {_pct(c.valid, c.paper or 0)} |")
-    lines += ["", "Downloaded and valid are counted against the manifest; the last column compares the "
-              "valid clips with the number the paper trained / tested on.", ""]
+        lines.append(f"| {c.split} | {c.manifest} | {c.local} ({_pct(c.local, c.manifest)}) | "
+                     f"{c.downloaded} ({_pct(c.downloaded, c.manifest)}) | {c.missing} ({_pct(c.missing, c.manifest)}) | "
+                     f"{c.blocked} | {c.valid} ({_pct(c.valid, c.manifest)}) | {paper} | {_pct(c.valid, c.paper or 0)} |")
+    lines += ["", "Counted against the manifest: local = cut from local files, downloaded = fetched with "
+              "yt-dlp, missing = could not be obtained (dead link, not in the local copy, undecodable), "
+              "blocked = YouTube refused the downloader (not known yet: neither dead nor obtained); the "
+              "last column compares the valid clips with the number the paper trained / tested on.", ""]
+    total = counts[-1] if counts else SplitCounts("total")
+    if total.blocked:
+        shards = sorted(total.blocked_shards.items())
+        listed = ", ".join(f"{s} ({n})" for s, n in shards[:max_shards])
+        more = f" and {len(shards) - max_shards} more" if len(shards) > max_shards else ""
+        first = shards[0][0]
+        why = "; ".join(f"{r.removeprefix(_BLOCKED)} ({n})" for r, n in sorted(total.reasons.items())
+                        if r.startswith(_BLOCKED))
+        lines += ["## Blocked clips (not known yet)", "",
+                  f"{total.blocked} clips were refused by YouTube ({why}), in shards {listed}{more}. Such an "
+                  "answer says nothing about whether a video exists. Set `download.cookies`, lower "
+                  "`download.rate_limit`, raise `download.sleep_interval` and update yt-dlp (README), then fetch "
+                  "only these clips by forcing their shards' download jobs, e.g. `snakemake --cores 1 --force "
+                  f"{data_dir}/{dataset}/clips/{first}.status.csv`, and rerun the target.", ""]
     per_split = [c for c in counts if c.split != "total"]
-    rows = [(c.split, r, n) for c in per_split for r, n in c.reasons.items()]
+    rows = [(c.split, r, n) for c in per_split for r, n in c.reasons.items() if not r.startswith(_BLOCKED)]
     if rows:
         rows.sort(key=lambda t: (-t[2], t[0], t[1]))
         lines += ["## Why clips were lost", "", "| split | stage: status: reason | clips |", "| --- | --- | ---: |"]
@@ -169,6 +231,11 @@ def render_markdown(dataset: str, counts: Sequence[SplitCounts], *, demo: bool, 
             lines.append(f"| ... | {len(rows) - max_reasons} more (see the csv) | |")
     else:
         lines.append("No clip was lost.")
+    if total.yt_dlp:
+        used = _versions_text(total.yt_dlp)
+    else:
+        used = "not used (every clip came from local files)" if not total.downloaded else "version not recorded"
+    lines += ["", f"yt-dlp: {used}."]
     return "\n".join(lines) + "\n"
 
 
@@ -182,8 +249,9 @@ def write_availability(cfg: Config, dataset: str) -> tuple[Path, Path]:
         w.writerow(CSV_COLUMNS)
         for c in counts:
             pct = c.valid_pct_of_paper
-            w.writerow([c.split, c.manifest, c.downloaded, c.valid, "" if c.paper is None else c.paper,
-                        "" if pct is None else f"{pct:.2f}", _reasons_text(c.reasons)])
+            w.writerow([c.split, c.manifest, c.local, c.downloaded, c.missing, c.blocked, c.valid,
+                        "" if c.paper is None else c.paper, "" if pct is None else f"{pct:.2f}",
+                        _reasons_text(c.reasons), _versions_text(c.yt_dlp)])
     md_path = out / f"{dataset}_availability.md"
-    write_text_atomic(md_path, render_markdown(dataset, counts, demo=cfg.demo))
+    write_text_atomic(md_path, render_markdown(dataset, counts, demo=cfg.demo, data_dir=cfg.data_dir))
     return md_path, csv_path

@@ -1,8 +1,19 @@
 """Per-clip download outcomes and the shard's ``{S}.status.csv``.
 
-``clip_id,status,reason,attempts,bytes``: status ``ok | unavailable | invalid``; ``reason``
-is empty for ok clips; ``attempts`` counts yt-dlp attempts; ``bytes`` is the size of the
-clip's FLAC member in the tar (0 when not ok).
+``clip_id,status,reason,attempts,bytes,origin,source_seconds,yt_dlp,message``:
+
+- ``status``: ``ok | unavailable | invalid | blocked``. ``blocked`` = YouTube refused the
+  downloader (bot check, request limit, persistent 429): not known yet, neither dead nor ok.
+- ``reason``: short, without paths or URLs (empty for ok clips); ``message``: the raw
+  one-line message it was made from.
+- ``attempts``: fetch attempts; ``bytes``: size of the clip's FLAC in the tar (0 when not ok).
+- ``origin``: where the audio came from or was sought: ``local`` (a local file, cut in
+  place), ``youtube`` or ``http``.
+- ``source_seconds``: the source's own duration when known (empty otherwise); validation
+  compares a clip without ``end`` with it.
+- ``yt_dlp``: the yt-dlp version that fetched the clip (empty when yt-dlp was not used).
+
+Status csvs of the first format (the five columns up to ``bytes``) are still read.
 """
 
 from __future__ import annotations
@@ -17,20 +28,26 @@ from typing import Literal
 from datar.errors import DataError
 from datar.io import atomic_write
 
-Status = Literal["ok", "unavailable", "invalid"]
-STATUSES: tuple[str, ...] = ("ok", "unavailable", "invalid")
-STATUS_COLUMNS: tuple[str, ...] = ("clip_id", "status", "reason", "attempts", "bytes")
+Status = Literal["ok", "unavailable", "invalid", "blocked"]
+Origin = Literal["local", "youtube", "http", ""]
+STATUSES: tuple[str, ...] = ("ok", "unavailable", "invalid", "blocked")
+FIRST_COLUMNS: tuple[str, ...] = ("clip_id", "status", "reason", "attempts", "bytes")
+STATUS_COLUMNS: tuple[str, ...] = (*FIRST_COLUMNS, "origin", "source_seconds", "yt_dlp", "message")
 
 
 @dataclass(frozen=True)
 class ClipStatus:
-    """The outcome of one clip."""
+    """The outcome of one clip (columns of the status csv, see the module docstring)."""
 
     clip_id: str
     status: Status
     reason: str
     attempts: int
     bytes: int
+    origin: Origin = ""
+    source_seconds: float | None = None
+    yt_dlp: str = ""
+    message: str = ""
 
 
 def write_status_csv(path: str | os.PathLike[str], rows: list[ClipStatus]) -> None:
@@ -39,7 +56,9 @@ def write_status_csv(path: str | os.PathLike[str], rows: list[ClipStatus]) -> No
         w = csv.writer(fh)
         w.writerow(STATUS_COLUMNS)
         for r in rows:
-            w.writerow([r.clip_id, r.status, r.reason, r.attempts, r.bytes])
+            w.writerow([r.clip_id, r.status, r.reason, r.attempts, r.bytes, r.origin,
+                        "" if r.source_seconds is None else f"{r.source_seconds:.3f}", r.yt_dlp,
+                        " ".join(r.message.split())])
 
 
 def read_status_csv(path: str | os.PathLike[str]) -> list[ClipStatus]:
@@ -54,16 +73,19 @@ def read_status_csv(path: str | os.PathLike[str]) -> list[ClipStatus]:
     out: list[ClipStatus] = []
     with open(p, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
-        if tuple(reader.fieldnames or ()) != STATUS_COLUMNS:
+        if tuple(reader.fieldnames or ()) not in (STATUS_COLUMNS, FIRST_COLUMNS):
             raise DataError(f"{p}: header must be {','.join(STATUS_COLUMNS)}, got {reader.fieldnames}")
         for i, rec in enumerate(reader, start=2):
             if rec["status"] not in STATUSES:
                 raise DataError(f"{p}:{i}: status {rec['status']!r} is not one of {', '.join(STATUSES)}")
+            seconds = rec.get("source_seconds") or ""
             try:
                 out.append(ClipStatus(rec["clip_id"], rec["status"], rec["reason"],  # type: ignore[arg-type]
-                                      int(rec["attempts"]), int(rec["bytes"])))
+                                      int(rec["attempts"]), int(rec["bytes"]), rec.get("origin") or "",  # type: ignore[arg-type]
+                                      float(seconds) if seconds else None, rec.get("yt_dlp") or "",
+                                      rec.get("message") or ""))
             except (TypeError, ValueError):
-                raise DataError(f"{p}:{i}: attempts and bytes must be integers") from None
+                raise DataError(f"{p}:{i}: attempts and bytes must be integers, source_seconds a number") from None
     return out
 
 

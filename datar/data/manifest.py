@@ -37,18 +37,16 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from datar.config import SPLITS, Config, DatasetConfig
+from datar.data.file_urls import URL_CHARS, UnsafePath, encode_local_source
 from datar.data.sources import ResolvedSource, resolve_source
 from datar.errors import ConfigError, ManifestError
 from datar.io import atomic_write, write_json_atomic
 
-YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
+YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}\Z")
 # A clip id becomes a file name: ASCII letters, digits, "_", "-", "."; no leading dot; bounded.
-CLIP_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
-EPIC_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-EPIC_TIME = re.compile(r"^(\d{1,3}):([0-5]\d):([0-5]\d(?:\.\d+)?)$")
-# Characters a source URL may hold: RFC 3986 unreserved, "%" escapes and the usual
-# delimiters, but nothing a shell would interpret (no quotes, $, ;, |, `, <, >, spaces).
-URL_CHARS = re.compile(r"^[A-Za-z0-9._~:/?#@!&=+,%-]+$")
+CLIP_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}\Z")
+EPIC_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
+EPIC_TIME = re.compile(r"^(\d{1,3}):([0-5]\d):([0-5]\d(?:\.\d+)?)\Z")
 # No clip starts or ends later than a day into its source: larger values are typos.
 MAX_SECONDS = 86400.0
 MAX_LABEL_CHARS = 200
@@ -181,20 +179,32 @@ def check_label(value: str, head: str) -> str:
 
 
 def check_source(value: str, allowed: frozenset[str]) -> str:
-    """A YouTube id or an http(s)/file URL whose scheme is allowed, or BadRow.
+    """A YouTube id, an http(s) URL or a local file whose scheme is allowed, else BadRow.
 
-    URLs may not hold characters a shell would interpret, ``..`` path segments (also
-    percent-encoded), credentials, or (``file``) a host other than ``localhost``.
+    Returns the source as the manifest stores it: a local file given as a plain absolute
+    path or as a file URL with raw spaces / non-ASCII is percent-encoded
+    (:func:`datar.data.file_urls.encode_local_source`). URLs may not hold characters a shell
+    would interpret, ``..`` path segments (also percent-encoded), credentials, or (``file``)
+    a host other than ``localhost``; a local path may not hold control characters.
     """
     if YOUTUBE_ID.match(value):
         if "youtube" not in allowed:
             raise BadRow("bad_source", f"source {value!r} is a YouTube id but 'youtube' is not in download.allowed_schemes")
         return value
+    try:
+        local = encode_local_source(value)
+    except UnsafePath as exc:
+        raise BadRow("bad_source", f"source {exc}") from None
+    if local is not None:
+        if "file" not in allowed:
+            raise BadRow("bad_source", f"source {local!r}: scheme 'file' is not in download.allowed_schemes "
+                         f"({', '.join(sorted(allowed))})")
+        return local
     if not URL_CHARS.match(value):
         raise BadRow("bad_source", f"source {value!r} is neither an 11-character YouTube id nor a URL of safe characters")
     parts = urllib.parse.urlsplit(value)
     scheme = parts.scheme.lower()
-    if scheme not in {"http", "https", "file"}:
+    if scheme not in {"http", "https"}:
         raise BadRow("bad_source", f"source {value!r}: scheme {scheme or '(none)'!r} is not http, https or file")
     if scheme not in allowed:
         raise BadRow("bad_source", f"source {value!r}: scheme {scheme!r} is not in download.allowed_schemes ({', '.join(sorted(allowed))})")
@@ -203,10 +213,7 @@ def check_source(value: str, allowed: frozenset[str]) -> str:
         raise BadRow("bad_source", f"source {value!r}: '..' or '.' path segments are not allowed")
     if "@" in parts.netloc:
         raise BadRow("bad_source", f"source {value!r}: credentials in URLs are not allowed")
-    if scheme == "file":
-        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
-            raise BadRow("bad_source", f"source {value!r}: a file URL needs an absolute local path (file:///...)")
-    elif not parts.hostname:
+    if not parts.hostname:
         raise BadRow("bad_source", f"source {value!r}: no host")
     return value
 
@@ -318,8 +325,8 @@ def parse_kinetics400(text: str, src: ResolvedSource, ctx: ParseContext, sink: R
 def epic_source(template: str, *, video_id: str, participant_id: str) -> str:
     """Fill ``{video_id}`` / ``{participant_id}`` into ``video_source`` (a URL or a path)."""
     filled = template.replace("{video_id}", video_id).replace("{participant_id}", participant_id)
-    if "://" not in filled:
-        filled = Path(filled).absolute().as_uri()
+    if "://" not in filled and not filled.startswith("/"):
+        filled = str(Path(filled).absolute())
     return filled
 
 

@@ -8,7 +8,6 @@ manifest is a file anyone can edit between stages.
 from __future__ import annotations
 
 import csv
-import re
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,6 @@ from datar.errors import ManifestError
 
 MANIFEST_COLUMNS: tuple[str, ...] = ("clip_id", "source", "start", "end", "split", "shard")
 
-_YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 YOUTUBE_WATCH = "https://www.youtube.com/watch?v={}"
 
 
@@ -40,10 +38,6 @@ class ClipRow:
     end: float | None
     line: int
 
-    def segment_seconds(self, default: float) -> float:
-        """``end - start``, or ``default`` (``audio.clip_seconds``) when ``end`` is empty."""
-        return default if self.end is None else self.end - self.start
-
 
 def check_clip_id(clip_id: str, *, where: str) -> str:
     """Return ``clip_id`` if it is safe as a file name, else raise ManifestError naming ``where``."""
@@ -58,18 +52,19 @@ def source_url(source: str, *, allowed: tuple[str, ...], where: str) -> tuple[st
 
     An 11-character YouTube id has scheme ``youtube``; otherwise the URL's own scheme. The
     checks are the manifest stage's own (``datar.data.manifest.check_source``): no shell
-    characters, no ``..`` segments, no credentials, file URLs local only.
+    characters, no ``..`` segments, no credentials, file URLs local only; a local path is
+    returned as its percent-encoded file URL.
 
     Raises:
         ManifestError: unknown form, an unsafe URL, or a scheme not in ``download.allowed_schemes``.
     """
     try:
-        manifest_checks.check_source(source, frozenset(allowed))
+        url = manifest_checks.check_source(source, frozenset(allowed))
     except manifest_checks.BadRow as exc:
         raise ManifestError(f"{where}: {exc.message}") from None
-    if _YOUTUBE_ID.match(source):
-        return "youtube", YOUTUBE_WATCH.format(source)
-    return urllib.parse.urlsplit(source).scheme.lower(), source
+    if manifest_checks.YOUTUBE_ID.match(url):
+        return "youtube", YOUTUBE_WATCH.format(url)
+    return urllib.parse.urlsplit(url).scheme.lower(), url
 
 
 def _seconds(value: str, *, where: str, key: str, optional: bool) -> float | None:

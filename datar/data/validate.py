@@ -1,11 +1,13 @@
 """The validate stage for one shard: fully decode every clip and check it -> ``{S}.valid.csv``.
 
 Separate from download so thresholds can change without re-downloading. For each row of
-``{S}.status.csv``: unavailable / invalid clips are carried over; ok clips are decoded in
-full by ffmpeg (float PCM in memory) and checked for an audio stream, the configured sample
-rate, one channel, a duration of at least ``validate.min_duration_fraction`` of the
-segment (``end - start``, or ``audio.clip_seconds`` when ``end`` is empty), and silence
-(RMS below ``validate.silence_dbfs``).
+``{S}.status.csv``: unavailable / invalid / blocked clips are carried over (blocked = not
+known yet); ok clips are decoded in full by ffmpeg (float PCM in memory) and checked for an
+audio stream, the configured sample rate, one channel, at least one fbank frame, a duration
+of at least ``validate.min_duration_fraction`` of the segment, and silence (RMS below
+``validate.silence_dbfs``). The segment is ``end - start``; a row without ``end`` runs to
+the end of its source, so it is compared with what the source holds after ``start`` (the
+status csv's ``source_seconds``), and not checked for length when that is unknown.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 
 from datar.config import Config
 from datar.data.clip_status import Status, read_status_csv
+from datar.data.failures import decode_failure
 from datar.data.ffmpeg_audio import FfmpegFailure, decode_pcm, probe_audio
 from datar.data.shard_rows import ClipRow, read_shard_rows
 from datar.errors import DataError
@@ -51,21 +54,28 @@ def rms_dbfs(pcm: np.ndarray) -> float:
     return 20.0 * math.log10(rms) if rms > 0 else float("-inf")
 
 
-def check_clip(path: Path, *, clip_id: str, segment: float, cfg: Config) -> ClipCheck:
+def expected_seconds(row: ClipRow, source_seconds: float | None) -> float | None:
+    """Seconds a clip should last: ``end - start``, or the rest of its source (None if unknown)."""
+    if row.end is not None:
+        return row.end - row.start
+    return None if source_seconds is None else max(source_seconds - row.start, 0.0)
+
+
+def check_clip(path: Path, *, clip_id: str, segment: float | None, cfg: Config) -> ClipCheck:
     """Decode ``path`` in full and check it against the config's thresholds.
 
     Args:
         path: the clip's audio file.
         clip_id: its id (for the row).
-        segment: the segment length in seconds the clip should cover.
-        cfg: the config (``audio.sample_rate``, ``validate.*``).
+        segment: the length in seconds the clip should cover (None: not checked).
+        cfg: the config (``audio.sample_rate``, ``fbank.frame_length_ms``, ``validate.*``).
     """
     try:
         info = probe_audio(path)
         # native rate and channels: the checks are on the file as stored
         pcm = decode_pcm(path, channels=max(info.channels, 1))
     except FfmpegFailure as exc:
-        return ClipCheck(clip_id, "invalid", f"undecodable: {exc.message.replace(str(path.parent) + '/', '')}")
+        return ClipCheck(clip_id, "invalid", decode_failure(exc.message)[1])
     rate, channels = info.sample_rate, pcm.shape[1] if pcm.ndim == 2 else 0
     duration = len(pcm) / rate if rate > 0 else 0.0
     level = rms_dbfs(pcm)
@@ -79,7 +89,10 @@ def check_clip(path: Path, *, clip_id: str, segment: float, cfg: Config) -> Clip
         problems.append(f"sample rate {rate} Hz, expected {want_rate} Hz")
     if channels != 1:
         problems.append(f"{channels} channels, expected 1")
-    if len(pcm) and duration < vcfg.min_duration_fraction * segment:
+    frame_s = cfg.fbank.frame_length_ms / 1000.0
+    if len(pcm) and duration < frame_s:
+        problems.append(f"too short: {duration * 1000:.1f} ms < one fbank frame ({frame_s * 1000:g} ms)")
+    elif len(pcm) and segment is not None and duration < vcfg.min_duration_fraction * segment:
         problems.append(f"too short: {duration:.2f} s < {vcfg.min_duration_fraction:g} x {segment:.2f} s")
     if len(pcm) and level < vcfg.silence_dbfs:
         problems.append(f"silent: RMS {level:.1f} dBFS < {vcfg.silence_dbfs:g} dBFS")
@@ -122,7 +135,7 @@ def validate_shard(cfg: Config, dataset: str, shard: str) -> list[ClipCheck]:
                 raise DataError(f"{tar_path}: no member {st.clip_id}.flac, but {status_path.name} says ok")
             local = Path(tmp) / f"{st.clip_id}.flac"
             local.write_bytes(fh.read())
-            out.append(check_clip(local, clip_id=st.clip_id, segment=row.segment_seconds(cfg.audio.clip_seconds),
+            out.append(check_clip(local, clip_id=st.clip_id, segment=expected_seconds(row, st.source_seconds),
                                   cfg=cfg))
             local.unlink()
     write_valid_csv(clips / f"{shard}.valid.csv", out)

@@ -1,9 +1,10 @@
-"""yt-dlp through its Python API (an options dict, never a shell), with error classification.
+"""yt-dlp through its Python API (an options dict, never a shell): one network fetch attempt.
 
 One call of :func:`fetch` is one attempt at one clip: it downloads the clip's section
-(``download_ranges`` + ``force_keyframes_at_cuts``) from an http(s) or YouTube URL, or the
-whole file from a ``file://`` URL (those cannot be section-downloaded). yt-dlp's own retries
-are switched off: the caller retries with backoff and counts attempts honestly.
+(``download_ranges`` + ``force_keyframes_at_cuts``) from an http(s) or YouTube URL. Local
+files never come here: they are cut in place (:mod:`datar.data.local_cut`). yt-dlp's own
+retries are switched off: the caller retries with backoff and counts attempts honestly.
+Failures are classified by :mod:`datar.data.failures`.
 """
 
 from __future__ import annotations
@@ -12,28 +13,12 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from datar.config import DownloadConfig
-
-FailureKind = Literal["unavailable", "retry", "invalid"]
+from datar.data.failures import FetchFailure, classify  # noqa: F401 (classify: re-exported)
 
 log = logging.getLogger("datar.download")
-
-
-class FetchFailure(Exception):
-    """One attempt at a clip failed.
-
-    Attributes:
-        kind: ``unavailable`` (do not retry: gone, private, forbidden), ``retry`` (transient:
-            429, 5xx, timeouts, resets, short downloads) or ``invalid`` (not decodable media).
-        reason: one line saying why, recorded in the status csv.
-    """
-
-    def __init__(self, kind: FailureKind, reason: str) -> None:
-        super().__init__(f"{kind}: {reason}")
-        self.kind: FailureKind = kind
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -49,38 +34,6 @@ class Fetched:
     path: Path
     sectioned: bool
     duration: float | None
-
-
-# Order matters: the first pattern that matches decides.
-_PATTERNS: tuple[tuple[FailureKind, re.Pattern[str]], ...] = (
-    ("retry", re.compile(r"HTTP Error (429|5\d\d)|Too Many Requests|rate.?limit", re.I)),
-    ("unavailable", re.compile(
-        r"HTTP Error (4\d\d)|Server returned 4\d\d|\b(403|404|410) (Forbidden|Not Found|Gone)|"
-        r"private video|video unavailable|is unavailable|not available|has been removed|"
-        r"account.*terminated|copyright|sign in to confirm your age|members-only|"
-        r"No such file or directory|Unsupported URL|does not exist", re.I)),
-    ("invalid", re.compile(
-        r"Invalid data found|moov atom not found|does not contain any stream|no audio stream|"
-        r"could not find codec|Error while decoding|Requested format is not available",
-        re.I)),
-    ("retry", re.compile(
-        r"timed? ?out|Connection (reset|refused|aborted)|Remote end closed|IncompleteRead|"
-        r"ContentTooShort|Did not get any data|Server returned 5\d\d|Temporary failure|"
-        r"TransportError|Broken pipe|EOF occurred|ffmpeg exited with code", re.I)),
-)
-
-
-def classify(message: str) -> FailureKind:
-    """Classify a yt-dlp or ffmpeg error message.
-
-    404/410/403, private or removed videos -> ``unavailable``; 429, 5xx, timeouts, connection
-    resets and incomplete reads -> ``retry``; undecodable data -> ``invalid``. Anything not
-    recognised is retried (then recorded as unavailable with its message).
-    """
-    for kind, pattern in _PATTERNS:
-        if pattern.search(message):
-            return kind
-    return "retry"
 
 
 def js_runtimes_option(spec: str) -> dict[str, dict[str, str]]:
@@ -151,8 +104,7 @@ def fetch(url: str, *, out_dir: Path, dcfg: DownloadConfig,
         with yt_dlp.YoutubeDL(opts) as ydl:
             info = ydl.extract_info(url, download=True)
     except Exception as exc:  # yt-dlp raises DownloadError, but extractors leak others
-        msg = _one_line(str(exc))
-        raise FetchFailure(classify(msg), msg) from None
+        raise FetchFailure.of(_one_line(str(exc))) from None
     if not info:
         raise FetchFailure("retry", "yt-dlp returned no information")
     paths = [Path(d["filepath"]) for d in info.get("requested_downloads") or [] if d.get("filepath")]
@@ -187,3 +139,10 @@ class _Logger:
 
     def error(self, msg: str) -> None:
         log.debug("yt-dlp error: %s", msg)
+
+
+def ytdlp_version() -> str:
+    """The installed yt-dlp's version (recorded with every clip it fetched)."""
+    from yt_dlp.version import __version__
+
+    return str(__version__)

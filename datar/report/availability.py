@@ -28,13 +28,15 @@ class Availability:
         path: the csv read.
         available: split -> usable clips.
         listed: split -> clips listed in the manifest (when the csv says).
-        downloaded: split -> clips downloaded (when the csv says).
+        downloaded: split -> clips obtained, from local files or downloaded (when the csv says).
+        blocked: split -> clips YouTube refused to serve: not known yet, neither usable nor lost.
     """
 
     path: str
     available: dict[str, int]
     listed: dict[str, int]
     downloaded: dict[str, int] = field(default_factory=dict)
+    blocked: dict[str, int] = field(default_factory=dict)
 
 
 def _int(value: str | None) -> int | None:
@@ -63,15 +65,18 @@ def read_availability(path: str | os.PathLike[str]) -> Availability | None:
     available: dict[str, int] = {}
     listed: dict[str, int] = {}
     if "status" in cols and "clip_id" in cols:
+        blocked_clips: dict[str, int] = {}
         for r in rows:
             listed[r["split"]] = listed.get(r["split"], 0) + 1
             available[r["split"]] = available.get(r["split"], 0) + (r["status"] == "ok")
-        return Availability(path=str(p), available=available, listed=listed)
+            blocked_clips[r["split"]] = blocked_clips.get(r["split"], 0) + (r["status"] == "blocked")
+        return Availability(path=str(p), available=available, listed=listed, blocked=blocked_clips)
     ok_col = next((c for c in _OK_COLUMNS if c in cols), None)
     if ok_col is None:
         raise DataError(f"{p}: availability csv has no per-clip status nor an ok count column (columns: {', '.join(cols)})")
     total_col = next((c for c in _TOTAL_COLUMNS if c in cols), None)
     downloaded: dict[str, int] = {}
+    blocked: dict[str, int] = {}
     for r in rows:
         split = r["split"]
         if split.lower() in _SPLIT_TOTAL_NAMES:
@@ -83,6 +88,9 @@ def read_availability(path: str | os.PathLike[str]) -> Availability | None:
         if tot is not None:
             listed[split] = listed.get(split, 0) + tot
         got = _int(r.get("downloaded"))
-        if got is not None:
-            downloaded[split] = downloaded.get(split, 0) + got
-    return Availability(path=str(p), available=available, listed=listed, downloaded=downloaded)
+        if got is not None:  # the data stage counts clips cut from local files apart
+            downloaded[split] = downloaded.get(split, 0) + got + (_int(r.get("local")) or 0)
+        held = _int(r.get("blocked"))
+        if held:
+            blocked[split] = blocked.get(split, 0) + held
+    return Availability(path=str(p), available=available, listed=listed, downloaded=downloaded, blocked=blocked)

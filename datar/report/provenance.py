@@ -172,6 +172,9 @@ def collect_provenance(cfg: Config, table: Table, paper: PaperNumbers, *, measur
         got = avail.downloaded.get(split) if avail else None
         if got is not None:
             text += f", {_fmt_count(got)} downloaded"
+        held = avail.blocked.get(split) if avail else None
+        if held:
+            text += f", {_fmt_count(held)} blocked by YouTube (not known yet)"
         text += f" (paper: {_fmt_count(paper_n) if paper_n is not None else '—'})"
         parts.append(text)
     src = str(apath) if avail else f"{apath} absent"

@@ -56,7 +56,9 @@ checkpoint manifest:
 
 
 rule download:
-    """yt-dlp + ffmpeg for one shard; dead links are recorded in the status csv, not fatal."""
+    """One shard: local files cut in place by ffmpeg, the rest with yt-dlp; dead links are
+    recorded in the status csv, not fatal. Exits 2 when YouTube keeps refusing (circuit
+    breaker, download.max_consecutive_blocked); finished clips are kept and a rerun carries on."""
     input:
         manifest=f"{DATA}/{{dataset}}/manifest.csv",
         local_copy=rehearsal_files,
@@ -68,7 +70,8 @@ rule download:
     params:
         cfg=resolved_config,
         sample_rate=CFG.audio.sample_rate,
-    retries: 2
+    # No job-level retries: each clip is retried inside the job (download.retries, with
+    # backoff), and retrying a job the circuit breaker stopped would only ask YouTube again.
     conda:
         ENV
     shell:

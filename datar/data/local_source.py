@@ -1,0 +1,115 @@
+"""Where a clip's audio comes from: a local file (cut in place) or the network (yt-dlp).
+
+Two kinds of local file:
+
+- a manifest source that is a ``file://`` URL (EPIC's ``video_source``, a user csv's
+  paths, the demo corpus): the whole source, cut at the row's ``start`` / ``end``;
+- a copy the reviewer already holds, found through ``datasets.D.local_source``: a
+  file-URL template filled from the row (``{youtube_id}``, ``{start}``, ``{end}``,
+  ``{clip_id}``, with format specs; ``start`` / ``end`` are ints when whole, so
+  ``{start:06d}`` works). ``contains: clip`` = the file holds just the segment (read from
+  its start, for the segment's length); ``contains: video`` = the whole source video (cut
+  at ``start`` / ``end``). A clip missing from the copy is fetched from its manifest source
+  (``fallback: youtube``) or recorded ``unavailable: not in local copy`` (``fallback: none``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from datar.config import LocalSourceConfig
+from datar.data.file_urls import file_url_to_path
+from datar.data.manifest import YOUTUBE_ID
+from datar.data.shard_rows import ClipRow
+from datar.errors import ConfigError
+
+NOT_IN_LOCAL_COPY = "not in local copy"
+FILE_MISSING = "file missing"
+
+
+@dataclass(frozen=True)
+class LocalClip:
+    """A clip to cut from a local file.
+
+    Attributes:
+        path: the file.
+        start: seconds into the file where the clip starts.
+        end: seconds into the file where it ends (None = the end of the file).
+    """
+
+    path: Path
+    start: float
+    end: float | None
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A clip whose local file does not exist: recorded ``unavailable`` with ``reason``."""
+
+    reason: str
+    message: str
+
+
+def _number(x: float) -> int | float:
+    return int(x) if float(x).is_integer() else x
+
+
+def fill_template(template: str, row: ClipRow, *, where: str) -> str:
+    """The local-source template filled for ``row``.
+
+    Raises:
+        ConfigError: the template cannot be formatted for this row (names ``where``, the
+            manifest line and the clip).
+    """
+    fields: dict[str, object] = {"start": _number(row.start), "clip_id": row.clip_id}
+    if YOUTUBE_ID.match(row.source):
+        fields["youtube_id"] = row.source
+    if row.end is not None:
+        fields["end"] = _number(row.end)
+    try:
+        return template.format(**fields)
+    except KeyError as exc:
+        why = {"'youtube_id'": f"source {row.source!r} is not a YouTube id", "'end'": "the row has no end"}
+        raise ConfigError(f"{where}: cannot fill {template!r} for manifest line {row.line} (clip {row.clip_id}): "
+                          f"{why.get(str(exc), f'no field {exc}')}") from None
+    except (ValueError, TypeError, IndexError, AttributeError) as exc:
+        raise ConfigError(f"{where}: cannot fill {template!r} for manifest line {row.line} (clip {row.clip_id}, "
+                          f"start {row.start:g}, end {'' if row.end is None else f'{row.end:g}'}): {exc}") from None
+
+
+def template_path(filled: str) -> Path:
+    """The path a filled template names (a file URL, percent-encoded, or a plain path)."""
+    return file_url_to_path(filled) if filled.startswith("file://") else Path(filled)
+
+
+def locate(row: ClipRow, *, scheme: str, url: str, local_source: LocalSourceConfig | None,
+           where: str) -> LocalClip | Missing | None:
+    """Where ``row``'s audio is read from: a local file, a missing one, or None (the network).
+
+    Args:
+        row: the manifest row.
+        scheme: its source's scheme (``file``, ``youtube``, ``http``, ``https``).
+        url: its source as a URL.
+        local_source: ``datasets.D.local_source`` (None: no local copy).
+        where: the template's config key, for errors.
+
+    Raises:
+        ConfigError: the template cannot be filled for this row.
+    """
+    if scheme == "file":
+        path = file_url_to_path(url)
+        if not path.is_file():
+            return Missing(FILE_MISSING, f"{path}: No such file or directory")
+        return LocalClip(path, row.start, row.end)
+    if local_source is None:
+        return None
+    filled = fill_template(local_source.template, row, where=where)
+    path = template_path(filled)
+    if path.is_file():
+        if local_source.contains == "video":
+            return LocalClip(path, row.start, row.end)
+        return LocalClip(path, 0.0, None if row.end is None else row.end - row.start)
+    if local_source.fallback == "none":
+        return Missing(NOT_IN_LOCAL_COPY, f"{path}: not in the local copy (datasets.D.local_source, fallback: none)")
+    return None
