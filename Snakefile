@@ -5,6 +5,7 @@
 #   snakemake --cores 2 results/tables/table2.md         # one table, and only what it needs
 #   snakemake --configfile config/demo.yaml --cores 2 all  # the embedded demo (--configfile
 #                                                          # takes several files: put it first)
+#   snakemake --configfile config/demo.yaml --report results/report.html   # the report, after all
 #
 # Rules live in workflow/rules/ and call `python -m datar <verb>`; the logic is in datar/.
 import os
@@ -22,6 +23,9 @@ if not workflow.overwrite_configfiles:
 
 
 validate(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+
+
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"

@@ -19,8 +19,9 @@ from torch import nn
 from datar.config import Config
 from datar.errors import DataError
 from datar.io import atomic_write
+from datar.report.kind import BANNERS
 
-DEMO_NOTE = "DEMO — synthetic data, not the paper's experiment"
+DEMO_NOTE = BANNERS["demo"]
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,12 @@ def spectrogram_extent(n_frames: int, n_mel: int, frame_shift_ms: float) -> tupl
     return (seconds(-0.5, frame_shift_ms), seconds(n_frames - 0.5, frame_shift_ms), -0.5, n_mel - 0.5)
 
 
-def save_figure(fig: Figure, out_prefix: str | os.PathLike[str]) -> list[Path]:
-    """Save ``fig`` as ``{out_prefix}.png`` (150 dpi) and ``.pdf``, each atomically."""
+def save_figure(fig: Figure, out_prefix: str | os.PathLike[str], *,
+                formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
+    """Save ``fig`` as ``{out_prefix}.png`` (150 dpi) and ``.pdf`` (or the ``formats`` given), each atomically."""
     prefix = Path(out_prefix)
     outs = []
-    for fmt in ("png", "pdf"):
+    for fmt in formats:
         path = prefix.with_name(f"{prefix.name}.{fmt}")
         with atomic_write(path) as tmp:
             fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")

@@ -63,6 +63,9 @@ localrules:
     availability,
     data_version,
     table,
+    claims,
+    availability_page,
+    report_front,
 
 
 def section_hash(*sections):
@@ -125,13 +128,77 @@ def run_dir(dataset, variant, seed):
 
 def table_metrics(wildcards):
     """metrics.json of every (variant, seed) a table shows; cited rows need no run."""
-    table = CFG.tables[wildcards.table]
+    return metrics_of_table(wildcards.table)
+
+
+def metrics_of_table(name):
+    table = CFG.tables[name]
     return [
         f"{run_dir(table.dataset, row, seed)}/metrics.json"
         for row in table.rows
         if row in MODEL_VARIANTS
         for seed in SEEDS
     ]
+
+
+def table_predictions(wildcards):
+    """predictions.csv beside each metrics.json of a table (the intervals come from them)."""
+    return [str(Path(p).with_name("predictions.csv")) for p in table_metrics(wildcards)]
+
+
+def claims_metrics(wildcards):
+    """metrics.json of every run any table shows (the claims compare rows of the tables)."""
+    return sorted({p for name in TABLES for p in metrics_of_table(name)})
+
+
+def claims_predictions(wildcards):
+    return [str(Path(p).with_name("predictions.csv")) for p in claims_metrics(wildcards)]
+
+
+def claims_availability(wildcards):
+    return [f"{RESULTS}/data/{d}_availability.csv" for d in table_datasets()]
+
+
+def table_labels(wildcards):
+    """Report labels of a table: which one, and on which dataset."""
+    t = CFG.tables[wildcards.table]
+    return {"table": wildcards.table, "dataset": t.dataset, "title": t.title}
+
+
+def dataset_labels(wildcards):
+    return {"dataset": wildcards.dataset}
+
+
+def class_predictions(wildcards):
+    """predictions.csv of every seed of one dataset x variant."""
+    return [f"{run_dir(wildcards.dataset, wildcards.variant, s)}/predictions.csv" for s in SEEDS]
+
+
+def class_labels(wildcards):
+    from datar.report.tables import row_label
+
+    return {"dataset": wildcards.dataset, "variant": row_label(wildcards.variant)}
+
+
+def class_figures():
+    """One per-class figure per (dataset, variant) a table shows."""
+    pairs = sorted(
+        {(t.dataset, row) for t in CFG.tables.values() for row in t.rows if row in MODEL_VARIANTS}
+    )
+    return [f"{RESULTS}/figures/classes/{d}/{v}.png" for d, v in pairs]
+
+
+def front_versions(wildcards):
+    return [f"{DATA}/{d}/version.json" for d in table_datasets()]
+
+
+def front_tables(wildcards):
+    return [f"{RESULTS}/tables/{t}.csv" for t in TABLES] + [f"{RESULTS}/tables/claims.csv"]
+
+
+def configfile_args(wildcards):
+    """The --configfile arguments this workflow was started with (for the front page's commands)."""
+    return " ".join(str(p) for p in workflow.overwrite_configfiles) or "config/config.yaml"
 
 
 def table_availability(wildcards):
@@ -191,7 +258,10 @@ def launcher(wildcards, resources):
 
 def all_targets(wildcards):
     targets = [f"{RESULTS}/tables/{t}.md" for t in TABLES]
+    targets += [f"{RESULTS}/tables/claims.md", f"{RESULTS}/report/front.rst"]
     targets += [f"{RESULTS}/data/{d}_availability.md" for d in DATASETS]
+    targets += [f"{RESULTS}/report/{d}_availability.html" for d in DATASETS]
+    targets += class_figures()
     if CFG.figures.fig1 is not None:
         targets += [f"{RESULTS}/figures/fig1_adaptor.png", f"{RESULTS}/figures/deform_points.png"]
     targets += [f"{RESULTS}/figures/curves_{d}.png" for d in table_datasets()]

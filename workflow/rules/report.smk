@@ -1,17 +1,21 @@
-# Tables 1-4 (paper numbers beside reproduced ones), Fig. 1 and the extra figures.
+# Tables 1-4 (paper numbers beside reproduced ones), the claims, Fig. 1, the extra figures and
+# the report's pages. Report items are HTML or PNG (shown inline); md/tex/csv are the files of record.
 
 
 rule table:
-    """One of the paper's tables from the runs' metrics, as markdown, LaTeX and csv."""
+    """One of the paper's tables from the runs' metrics and predictions, as markdown, LaTeX, csv and HTML."""
     input:
         metrics=table_metrics,
+        predictions=table_predictions,
         availability=table_availability,
         version=table_version,
         paper=PAPER,
     output:
-        md=report(f"{RESULTS}/tables/{{table}}.md", caption="../report/table.rst", category="Tables"),
+        md=f"{RESULTS}/tables/{{table}}.md",
         tex=f"{RESULTS}/tables/{{table}}.tex",
         csv=f"{RESULTS}/tables/{{table}}.csv",
+        html=report(f"{RESULTS}/tables/{{table}}.html", caption="../report/table.rst", category="Tables",
+                    labels=table_labels),
     log:
         f"{RESULTS}/logs/table/{{table}}.log",
     params:
@@ -22,6 +26,85 @@ rule table:
     shell:
         "python -m datar table --config {params.cfg} --table {wildcards.table}"
         " --paper {input.paper} --out-prefix {params.prefix} {input.metrics} > {log} 2>&1"
+
+
+rule claims:
+    """Every quantitative claim of the paper: reproduced Δ (paired), 95% CI, p-value and verdict."""
+    input:
+        metrics=claims_metrics,
+        predictions=claims_predictions,
+        availability=claims_availability,
+        paper=PAPER,
+    output:
+        md=f"{RESULTS}/tables/claims.md",
+        tex=f"{RESULTS}/tables/claims.tex",
+        csv=f"{RESULTS}/tables/claims.csv",
+        html=report(f"{RESULTS}/tables/claims.html", caption="../report/claims.rst", category="Claims"),
+    log:
+        f"{RESULTS}/logs/claims.log",
+    params:
+        cfg=CONFIG_PATH,
+        prefix=output_prefix,
+    conda:
+        ENV
+    shell:
+        "python -m datar claims --config {params.cfg} --paper {input.paper}"
+        " --out-prefix {params.prefix} {input.metrics} > {log} 2>&1"
+
+
+rule availability_page:
+    """The availability report as a self-contained HTML page (the report shows it inline)."""
+    input:
+        f"{RESULTS}/data/{{dataset}}_availability.md",
+    output:
+        report(f"{RESULTS}/report/{{dataset}}_availability.html", caption="../report/availability.rst",
+               category="Data", labels=dataset_labels),
+    log:
+        f"{RESULTS}/logs/report/{{dataset}}_availability.log",
+    conda:
+        ENV
+    shell:
+        "python -m datar html {input} {output} > {log} 2>&1"
+
+
+rule report_front:
+    """The report's front page: config, kind, commits, data versions, sections, how to regenerate."""
+    input:
+        versions=front_versions,
+        metrics=claims_metrics,
+        tables=front_tables,
+    output:
+        f"{RESULTS}/report/front.rst",
+    log:
+        f"{RESULTS}/logs/report/front.log",
+    params:
+        cfg=CONFIG_PATH,
+        configfiles=configfile_args,
+    conda:
+        ENV
+    shell:
+        "python -m datar report-front --config {params.cfg} --configfile-args {params.configfiles:q}"
+        " --out {output} {input.metrics} > {log} 2>&1"
+
+
+rule figure_classes:
+    """Per-class accuracy and the confusion matrix of one variant on one dataset (every head)."""
+    input:
+        class_predictions,
+    output:
+        png=report(f"{RESULTS}/figures/classes/{{dataset}}/{{variant}}.png", caption="../report/classes.rst",
+                   category="Figures", subcategory="Per-class accuracy and confusion", labels=class_labels),
+        csv=f"{RESULTS}/figures/classes/{{dataset}}/{{variant}}.csv",
+    log:
+        f"{RESULTS}/logs/figures/classes/{{dataset}}/{{variant}}.log",
+    params:
+        cfg=CONFIG_PATH,
+        prefix=output_prefix,
+    conda:
+        ENV
+    shell:
+        "python -m datar figure-classes --config {params.cfg} --dataset {wildcards.dataset}"
+        " --variant {wildcards.variant} --out-prefix {params.prefix} {input} > {log} 2>&1"
 
 
 rule figure_adaptor:
