@@ -21,7 +21,7 @@ from datar.errors import DataError
 from datar.io import atomic_write
 from datar.report.kind import BANNERS
 
-DEMO_NOTE = BANNERS["demo"]
+DEMO_NOTE = BANNERS["demo"]  # kept for importers; titles use datar.report.kind.titled
 
 
 @dataclass(frozen=True)
@@ -32,11 +32,13 @@ class Clips:
         fbank: ``(K, T, M)`` float32, ``(x - mean) / (2 * std)``.
         clip_ids: the K clip ids.
         labels: head -> K class indices.
+        n_frames: K frame counts of the audio before padding / cropping to T (None if unknown).
     """
 
     fbank: torch.Tensor
     clip_ids: list[str]
     labels: dict[str, list[int]]
+    n_frames: list[int | None] | None = None
 
 
 def load_run_model(run_dir: str | os.PathLike[str]) -> tuple[nn.Module, dict[str, Any]]:
@@ -75,7 +77,36 @@ def sample_test_clips(cfg: Config, dataset: str, heads: Sequence[str], k: int, *
             f"({target_length}, {num_mel_bins})"
         )
     labels = {h: [int(it["labels"][h]) for it in items] for h in heads}
-    return Clips(fbank=fb, clip_ids=[str(it["clip_id"]) for it in items], labels=labels)
+    ids = [str(it["clip_id"]) for it in items]
+    frames = frame_counts(paths)
+    return Clips(fbank=fb, clip_ids=ids, labels=labels, n_frames=[frames.get(c) for c in ids])
+
+
+def frame_counts(paths: Sequence[str | os.PathLike[str]]) -> dict[str, int]:
+    """Clip id -> frames before pad / crop (the shards' ``n_frames``), reading only that tensor."""
+    from datar.features.shards import open_shard, read_header
+
+    out: dict[str, int] = {}
+    for p in paths:
+        hdr = read_header(p)
+        if hdr.n == 0:
+            continue
+        with open_shard(hdr.path) as f:
+            n = f.get_tensor("n_frames").tolist()
+        out.update(zip(hdr.clip_ids, (int(x) for x in n)))
+    return out
+
+
+def window_note(n_frames: int | None, target_length: int, frame_shift_ms: float) -> str:
+    """How the clip fits the model's input window: padded, cropped or exact (``""`` if unknown)."""
+    if n_frames is None:
+        return ""
+    have, window = seconds(n_frames, frame_shift_ms), seconds(target_length, frame_shift_ms)
+    if n_frames < target_length:
+        return f"{have:.2f} s of audio, zero-padded to the {window:.2f} s window"
+    if n_frames > target_length:
+        return f"cropped to the first {window:.2f} s of {have:.2f} s"
+    return f"{window:.2f} s, exactly the window"
 
 
 def seconds(frames: float, frame_shift_ms: float) -> float:

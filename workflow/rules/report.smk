@@ -162,4 +162,5 @@ rule figure_curves:
     conda:
         ENV
     shell:
-        "python -m datar figure-curves --config {params.cfg} --out-prefix {params.prefix} {input} > {log} 2>&1"
+        "python -m datar figure-curves --config {params.cfg} --dataset {wildcards.dataset}"
+        " --out-prefix {params.prefix} {input} > {log} 2>&1"
