@@ -10,16 +10,18 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from matplotlib.figure import Figure
-from torch import nn
 
 from datar.config import Config
 from datar.errors import DataError
 from datar.io import atomic_write
 from datar.report.kind import BANNERS
+
+if TYPE_CHECKING:  # torch is imported where it is used: figures from csv files do not need it
+    import torch
+    from torch import nn
 
 DEMO_NOTE = BANNERS["demo"]  # kept for importers; titles use datar.report.kind.titled
 
@@ -70,6 +72,8 @@ def sample_test_clips(cfg: Config, dataset: str, heads: Sequence[str], k: int, *
         raise DataError(f"{fbank_dir(cfg.data_dir, dataset)}: no test clips in the test shards")
     idx = sorted({round(i * (n - 1) / max(k - 1, 1)) for i in range(min(k, n))})
     items = [ds[i] for i in idx]
+    import torch
+
     fb = torch.stack([it["fbank"] for it in items]).float()
     if tuple(fb.shape[1:]) != (target_length, num_mel_bins):
         raise DataError(
