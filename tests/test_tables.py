@@ -279,3 +279,20 @@ def test_bad_inputs_name_the_file(tmp_path):
     val = write_metrics(tmp_path / "v", "vggsound", "ast", 0, {"top1": 1.0}, split="val")
     with pytest.raises(DataError, match="split 'val'"):
         build_table(cfg, "table2", PAPER, read_all([val]))
+
+
+def test_html_page_of_a_markdown_output_is_self_contained(tmp_path):
+    from datar.cli import html as html_cli
+
+    md = tmp_path / "vggsound_availability.md"
+    md.write_text("# Availability: vggsound\n\n| split | valid |\n| :--- | ---: |\n| test | 57 |\n\n"
+                  "*note* <script>alert(1)</script>\n", encoding="utf-8")
+    out = tmp_path / "page" / "vggsound_availability.html"
+    assert html_cli.main([str(md), str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "<title>Availability: vggsound</title>" in page
+    assert "<table>" in page and '<td style="text-align:right">57</td>' in page
+    assert "<script>" not in page and "&lt;script&gt;" in page  # raw HTML in the md is shown, not run
+    assert "http" not in page.replace("http-equiv", "")  # nothing fetched from anywhere
+    with pytest.raises(DataError, match="missing.md"):
+        html_cli.main([str(tmp_path / "missing.md"), str(out)])

@@ -39,6 +39,7 @@ from datar.report.intervals import (
 from datar.report.metrics import RunMetrics
 from datar.report.paper import PaperClaim, PaperNumbers
 from datar.report.predictions import HitMatrix, common_clips, hit_matrix
+from datar.report.tables import row_label
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -161,6 +162,7 @@ def _accuracy_claim(cfg: Config, paper: PaperNumbers, claim: PaperClaim,
         absent = [v for v, m in ((claim.model, a), (claim.baseline, b)) if m is None and not (cited and v == claim.baseline)]
         why = (f"{', '.join(missing_rows)} not a row of {claim.table} in config {cfg.name!r}" if missing_rows else
                f"no runs with predictions.csv of {', '.join(absent)} on {dataset}")
+        why = f"not run: {why}"
         ours = _our_test_clips(cfg, dataset)
         mdd = basis = None
         if ours:
@@ -176,7 +178,8 @@ def _accuracy_claim(cfg: Config, paper: PaperNumbers, claim: PaperClaim,
             n_cited, size_note = n_paper, ""
         ci, p = bootstrap_vs_constant(a.hits, pb, n_cited, resamples=resamples, seed=seed, key=key)
         note = "; ".join(x for x in (
-            f"{claim.baseline} is cited by the paper, not rerun: our {claim.model} vs the cited {pb:.1f}, unpaired",
+            f"{row_label(claim.baseline)} is only cited by the paper (not rerun): our {row_label(claim.model)} "
+            f"vs its {pb:.1f}, unpaired",
             size_note, _dropped(a)) if x)
         return ClaimResult(**base, model=ci.estimate + pb, baseline=pb, delta=ci.estimate, ci=ci, p=p,
                            test="unpaired vs cited", mdd=detectable_difference(ci.se),

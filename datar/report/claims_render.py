@@ -81,9 +81,9 @@ def _ci(r: ClaimResult) -> str:
 def _test(r: ClaimResult) -> str:
     if r.test == "paired":
         ka, kb = len(r.seeds[0]), len(r.seeds[1])
-        return f"paired: {r.clips} clips, seeds {ka} vs {kb}"
+        return f"paired, {r.clips} clips, {ka} + {kb} seeds"
     if r.test == "unpaired vs cited":
-        return f"unpaired vs cited: {r.clips} clips, {len(r.seeds[0])} seed{'s' if len(r.seeds[0]) != 1 else ''}"
+        return f"unpaired vs cited, {r.clips} clips, {len(r.seeds[0])} seed{'s' if len(r.seeds[0]) != 1 else ''}"
     return r.test if r.test != "none" else DASH
 
 
@@ -118,7 +118,8 @@ def to_markdown(title: str, results: Sequence[ClaimResult], provenance: Sequence
     """The claims table as Markdown: title, reading guide, table, legend, provenance."""
     lines = [f"# {title}", "", READING_GUIDE, ""]
     lines.append("| " + " | ".join(COLUMNS) + " |")
-    lines.append("| " + " | ".join([":---", ":---"] + ["---:"] * 7 + [":---", ":---"]) + " |")
+    align = [":---", ":---", "---:", "---:", "---:", "---:", ":---", "---:", "---:", ":---", ":---"]
+    lines.append("| " + " | ".join(align) + " |")
     for r in results:
         row = cells(r)
         row[9] = f"**{row[9]}**"

@@ -29,6 +29,7 @@ th, td { border: 1px solid #d0d7de; padding: .25em .55em; vertical-align: top; }
 th { background: #f6f8fa; text-align: left; }
 tbody tr:nth-child(even) { background: #fafbfc; }
 td[style*="right"] { white-space: nowrap; }
+td:first-child { min-width: 12em; }
 blockquote { margin: .6em 0; padding: .3em .9em; border-left: 4px solid #cf222e; background: #fff5f5; }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .92em; background: #f6f8fa;
        padding: 0 .25em; border-radius: 3px; overflow-wrap: anywhere; }
