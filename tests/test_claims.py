@@ -351,3 +351,12 @@ def test_hit_matrix_keeps_clips_every_seed_has(tmp_path):
     hm = hit_matrix(frames, "top1")
     assert hm.hits.shape == (2, 10) and hm.dropped == 2 and hm.seeds == (0, 1)
     assert hit_matrix(frames, "action_top1") is None
+
+
+def test_claims_of_tables_the_config_lacks_are_not_run(tmp_path):
+    raw_tables = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text(encoding="utf-8"))["tables"]
+    cfg = make_cfg(tmp_path, tables={"table2": raw_tables["table2"]})
+    results = check_claims(cfg, PAPER, {})
+    t1 = claim_result(results, "table1_datar_vs_ast")
+    assert t1.verdict == "not run" and "table1 is not a table of config 'demo'" in t1.note
+    assert claim_result(results, "table2_datar_vs_ast").note.startswith("not run: no runs")

@@ -143,62 +143,77 @@ def _accuracy_claim(cfg: Config, paper: PaperNumbers, claim: PaperClaim,
     table = cfg.tables.get(claim.table or "")
     if table is None:
         return ClaimResult(claim=claim, dataset=None, paper_model=pm, paper_baseline=pb,
-                           note=f"{claim.table} is not a table of config {cfg.name!r}")
+                           note=f"not run: {claim.table} is not a table of config {cfg.name!r}")
     dataset, metric = table.dataset, claim.metric or ""
     n_paper = _paper_n(cfg, paper, dataset)
-    halves = half = None
+    base = dict(claim=claim, dataset=dataset, paper_model=pm, paper_baseline=pb, paper_n=n_paper)
     if n_paper:
-        halves = (binomial_halfwidth(pm, n_paper), binomial_halfwidth(pb, n_paper))
-        half = unpaired_halfwidth(pm, n_paper, pb, n_paper)
-    cited = paper.tables[claim.table or ""][claim.baseline].cited
-    base = dict(claim=claim, dataset=dataset, paper_model=pm, paper_baseline=pb, paper_n=n_paper,
-                paper_halfwidth=half, paper_halfwidths=halves)
-    resamples, seed = cfg.report.bootstrap_resamples, cfg.report.bootstrap_seed
-    key = f"claims/{claim.id}"
-    missing_rows = [r for r in ([claim.model] if cited else [claim.model, claim.baseline]) if r not in table.rows]
-    a = _matrix(predictions, dataset, claim.model, metric)
-    b = None if cited else _matrix(predictions, dataset, claim.baseline, metric)
-    if missing_rows or a is None or (not cited and b is None):
-        absent = [v for v, m in ((claim.model, a), (claim.baseline, b)) if m is None and not (cited and v == claim.baseline)]
+        base.update(paper_halfwidth=unpaired_halfwidth(pm, n_paper, pb, n_paper),
+                    paper_halfwidths=(binomial_halfwidth(pm, n_paper), binomial_halfwidth(pb, n_paper)))
+    cited = paper.tables[claim.table or ""][claim.baseline].cited is not None
+    sides = [claim.model] if cited else [claim.model, claim.baseline]
+    matrices = {v: _matrix(predictions, dataset, v, metric) for v in sides}
+    missing_rows = [v for v in sides if v not in table.rows]
+    absent = [v for v, m in matrices.items() if m is None]
+    if missing_rows or absent:
         why = (f"{', '.join(missing_rows)} not a row of {claim.table} in config {cfg.name!r}" if missing_rows else
                f"no runs with predictions.csv of {', '.join(absent)} on {dataset}")
-        why = f"not run: {why}"
-        ours = _our_test_clips(cfg, dataset)
-        mdd = basis = None
-        if ours:
-            n_other = n_paper if cited and n_paper else ours
-            mdd = detectable_difference(unpaired_se(pm, ours, pb, n_other))
-            basis = f"planned: {ours} test clips, the paper's accuracies, unpaired"
-        return ClaimResult(**base, mdd=mdd, mdd_basis=basis or "", note=why)
+        return _not_run(cfg, base, why, cited=cited)
+    key = f"claims/{claim.id}"
+    a = matrices[claim.model]
+    assert a is not None
     if cited:
-        if not n_paper:
-            n_cited = a.hits.shape[1]
-            size_note = f"the paper's test-set size is unknown: the cited number is resampled at our {n_cited} clips"
-        else:
-            n_cited, size_note = n_paper, ""
-        ci, p = bootstrap_vs_constant(a.hits, pb, n_cited, resamples=resamples, seed=seed, key=key)
-        note = "; ".join(x for x in (
-            f"{row_label(claim.baseline)} is only cited by the paper (not rerun): our {row_label(claim.model)} "
-            f"vs its {pb:.1f}, unpaired",
-            size_note, _dropped(a)) if x)
-        return ClaimResult(**base, model=ci.estimate + pb, baseline=pb, delta=ci.estimate, ci=ci, p=p,
-                           test="unpaired vs cited", mdd=detectable_difference(ci.se),
-                           mdd_basis="bootstrap standard error, unpaired", seeds=(a.seeds, ()), clips=ci.clips,
-                           verdict=verdict_for(claim.delta, ci.low, ci.high), note=note)
+        return _against_cited(cfg, base, a, key)
+    b = matrices[claim.baseline]
     assert b is not None
+    return _paired(cfg, base, a, b, key)
+
+
+def _not_run(cfg: Config, base: dict, why: str, *, cited: bool) -> ClaimResult:
+    """A claim without runs; the detectable Δ is planned from our test-set size and the paper's accuracies."""
+    ours = _our_test_clips(cfg, base["dataset"])
+    mdd, basis = None, ""
+    if ours:
+        n_other = base["paper_n"] if cited and base["paper_n"] else ours
+        mdd = detectable_difference(unpaired_se(base["paper_model"], ours, base["paper_baseline"], n_other))
+        basis = f"planned: {ours} test clips, the paper's accuracies, unpaired"
+    return ClaimResult(**base, mdd=mdd, mdd_basis=basis, note=f"not run: {why}")
+
+
+def _against_cited(cfg: Config, base: dict, a: HitMatrix, key: str) -> ClaimResult:
+    """Our model vs a number the paper only cites: unpaired, the cited side resampled at the paper's n."""
+    claim, pb, n_paper = base["claim"], base["paper_baseline"], base["paper_n"]
+    size_note = ""
+    n_cited = n_paper
+    if not n_paper:
+        n_cited = a.hits.shape[1]
+        size_note = f"the paper's test-set size is unknown: the cited number is resampled at our {n_cited} clips"
+    ci, p = bootstrap_vs_constant(a.hits, pb, n_cited, resamples=cfg.report.bootstrap_resamples,
+                                  seed=cfg.report.bootstrap_seed, key=key)
+    note = "; ".join(x for x in (
+        f"{row_label(claim.baseline)} is only cited by the paper (not rerun): our {row_label(claim.model)} "
+        f"vs its {pb:.1f}, unpaired", size_note, _dropped(a)) if x)
+    return ClaimResult(**base, model=ci.estimate + pb, baseline=pb, delta=ci.estimate, ci=ci, p=p,
+                       test="unpaired vs cited", mdd=detectable_difference(ci.se),
+                       mdd_basis="bootstrap standard error, unpaired", seeds=(a.seeds, ()), clips=ci.clips,
+                       verdict=verdict_for(claim.delta, ci.low, ci.high), note=note)
+
+
+def _paired(cfg: Config, base: dict, a: HitMatrix, b: HitMatrix, key: str) -> ClaimResult:
+    """Both sides rerun: the difference on the clips both were tested on."""
+    claim = base["claim"]
     clips = common_clips(a, b)
     if not clips:
-        return ClaimResult(**base, note=f"{claim.model} and {claim.baseline} share no test clip ids on {dataset}")
+        return ClaimResult(**base, note=f"not run: {claim.model} and {claim.baseline} share no test clip ids")
     ha, hb = a.on(clips), b.on(clips)
-    ci = bootstrap_delta(ha, hb, resamples=resamples, seed=seed, key=key)
-    p = signflip_p(ha, hb)
+    ci = bootstrap_delta(ha, hb, resamples=cfg.report.bootstrap_resamples, seed=cfg.report.bootstrap_seed, key=key)
     left = max(len(a.clip_ids), len(b.clip_ids)) - len(clips)
     note = "; ".join(x for x in (
         _dropped(a), _dropped(b), f"{left} clips only one side was tested on are left out" if left else "",
         "one seed per side: the interval covers the test clips, not seed-to-seed variation"
         if ha.shape[0] == hb.shape[0] == 1 else "") if x)
     return ClaimResult(**base, model=100.0 * float(ha.mean(1).mean()), baseline=100.0 * float(hb.mean(1).mean()),
-                       delta=ci.estimate, ci=ci, p=p, test="paired", mdd=detectable_difference(ci.se),
+                       delta=ci.estimate, ci=ci, p=signflip_p(ha, hb), test="paired", mdd=detectable_difference(ci.se),
                        mdd_basis="bootstrap standard error, paired", seeds=(a.seeds, b.seeds), clips=len(clips),
                        verdict=verdict_for(claim.delta, ci.low, ci.high), note=note)
 
