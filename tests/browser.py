@@ -59,9 +59,11 @@ _JS = r"""
 (() => {
   const norm = s => (s || "").replace(/\s+/g, " ").trim();
   window.__datar = {
-    // the smallest element whose rendered text contains `text`
+    // the element whose rendered text is `text` (else the smallest that contains it), outermost first
     find(text, selector) {
       const all = Array.from(document.querySelectorAll(selector || "body *"));
+      const exact = all.filter(el => norm(el.innerText) === text);
+      if (exact.length) return exact[0];
       const hits = all.filter(el => norm(el.innerText).includes(text));
       hits.sort((a, b) => norm(a.innerText).length - norm(b.innerText).length);
       return hits[0] || null;
@@ -276,13 +278,22 @@ class Browser:
             " if (el) el.scrollIntoView({block: 'center'});"
             " return window.__datar.visible(el); })()", context=context)
 
-    def click_text(self, text: str, *, selector: str = "a, li, button, td, span") -> None:
-        """Click the smallest element of ``selector`` showing ``text`` (as a user would)."""
+    def click_text(self, text: str, *, selector: str = "a, button") -> None:
+        """Click the link or button showing ``text`` (as a user would)."""
         self.evaluate(_JS)
         ok = self.evaluate(f"(() => {{ const el = window.__datar.find({json.dumps(text)}, {json.dumps(selector)});"
                            " if (!el) return false; el.click(); return true; })()")
         if not ok:
             raise BrowserError(f"nothing to click showing {text!r}")
+
+    def wait_for_rows(self, row_text: str) -> None:
+        """Wait until a table row (the report's result list) shows ``row_text``."""
+        deadline = time.monotonic() + self.timeout
+        expr = f"Array.from(document.querySelectorAll('tr')).some(r => r.innerText.includes({json.dumps(row_text)}))"
+        while not self.evaluate(expr):
+            if time.monotonic() > deadline:
+                raise BrowserError(f"no result row showing {row_text!r}")
+            time.sleep(0.2)
 
     def click_view_button(self, row_text: str) -> None:
         """Click the view (eye) button of the report's result row showing ``row_text``."""
@@ -316,7 +327,7 @@ def open_report_item(browser: Browser, category: str, row_text: str) -> int:
         The execution context of the item's frame.
     """
     browser.click_text(category)
-    browser.wait_for_text(row_text)
+    browser.wait_for_rows(row_text)
     browser.click_view_button(row_text)
     return browser.frame_context("data:")
 

@@ -36,12 +36,15 @@ def _title(text: str) -> list[str]:
     return [text, "=" * len(text), ""]
 
 
-def _section(text: str) -> list[str]:
-    return [text, "-" * len(text), ""]
+def _short(h: str | None, n: int = 12) -> str:
+    return _lit(h[:n]) if h else "not recorded"
 
 
 def front_page(cfg: Config, runs: Sequence[RunMetrics], *, configfile_args: str) -> str:
     """The front page as reStructuredText.
+
+    Kept short on purpose: Snakemake shows it in a narrow column centred on the screen, so a
+    page taller than the window loses its top. Full hashes are in every table's provenance.
 
     Args:
         cfg: the config the workflow ran with.
@@ -52,63 +55,44 @@ def front_page(cfg: Config, runs: Sequence[RunMetrics], *, configfile_args: str)
     lines = _title("DATAR reproduction: " + {"paper": "the paper's experiment", "demo": "DEMO run",
                                               "rehearsal": "REHEARSAL run"}[kind])
     b = banner(kind)
-    if b:
-        lines += [f"**{b}.** Its numbers show that the pipeline runs end to end; they are not the paper's results.", ""]
+    lines += [f"**{b}.**" if b else f"**{KIND_WORDS['paper']}.**", ""]
     commits = sorted({r.git_commit for r in runs if r.git_commit})
     hashes = sorted({r.config_sha256 for r in runs if r.config_sha256})
-    lines += [
-        f":Config: {_lit(cfg.name)}, sha256 {_lit(cfg.sha256)} (started with {_lit('--configfile ' + configfile_args)})",
-        f":Kind: {KIND_WORDS[kind]}",
-        f":Code: runs made at commit {', '.join(_lit(c) for c in commits) or 'not recorded'}; "
-        f"report pages written at {_lit(current_commit())}",
-    ]
-    if hashes and hashes != [cfg.sha256]:
-        lines.append(f":Runs' config sha256: {', '.join(_lit(h) for h in hashes)} "
-                     "(differs from the config above: the tables' provenance says which run used which)")
     versions = []
     for d in sorted({t.dataset for t in cfg.tables.values()} | set(cfg.datasets)):
         try:
             v = read_version_file(Path(cfg.data_dir) / d / "version.json")
-        except DataError as exc:
-            v = f"unreadable ({exc})"
-        versions.append(f"{d} {_lit(v) if v else 'absent'}")
+        except DataError:
+            v = "unreadable"
+        versions.append(f"{d} {_short(v) if v else 'absent'}")
     lines += [
-        f":Data versions: {'; '.join(versions)}",
-        f":Seeds: {', '.join(map(str, cfg.seeds))} ({len(runs)} runs found)",
-        f":Intervals: hierarchical bootstrap over seeds and test clips, {cfg.report.bootstrap_resamples:,} resamples, "
-        f"seed {cfg.report.bootstrap_seed}",
+        f":Config: {_lit(cfg.name)}, sha256 {_short(cfg.sha256)} ({_lit('--configfile ' + configfile_args)})",
+        f":Code: runs at {', '.join(_short(c) for c in commits) or 'not recorded'}; "
+        f"pages at {_short(current_commit())}",
+        f":Data: {', '.join(versions)}",
+        f":Runs: {len(runs)} (seeds {', '.join(map(str, cfg.seeds))}); 95% intervals: bootstrap over seeds and "
+        f"clips, {cfg.report.bootstrap_resamples:,} resamples",
+    ]
+    if hashes and hashes != [cfg.sha256]:
+        lines.append(f":Warning: the runs used config sha256 {', '.join(_short(h) for h in hashes)}")
+    tables = "; ".join(
+        f"{table_number(n)} {DATASET_NAMES.get(t.dataset, t.dataset)}" for n, t in sorted(cfg.tables.items()))
+    lines += [
+        "",
+        "**Sections** (menu on the left; the eye button shows an item here). "
+        "**Claims**: each claim of the paper, our paired Δ with 95% CI and p, and a verdict. "
+        f"**Tables** ({tables}): the paper's numbers beside ours, with chance level and provenance. "
+        "**Data**: clips available per dataset. **Figures**: Fig. 1, sampling points, training curves, "
+        "per-class accuracy and confusion. Files of record: the .md, .tex and .csv beside each page.",
         "",
     ]
-    lines += _section("What each section holds")
-    tables = ", ".join(
-        f"Table {table_number(n)} ({DATASET_NAMES.get(t.dataset, t.dataset)}: {t.title})" for n, t in sorted(cfg.tables.items()))
-    lines += [
-        "- **Claims**: one row per quantitative claim of the paper (Tables 1-4 and compute): the paper's Δ, our "
-        "paired Δ with its 95% interval and p-value, the smallest Δ this test set can detect, and a verdict "
-        "(reproduced / not reproduced / inconclusive / not run).",
-        f"- **Tables**: {tables}. Paper numbers beside ours (mean ± std over seeds, 95% interval), with classes, "
-        "chance and majority-class rates, and the provenance of every number.",
-        "- **Data**: per dataset, the clips listed, downloaded and valid, and why the others were lost.",
-        "- **Figures**: Fig. 1 (the learnable input adaptor), the deformable sampling points, training curves per "
-        "dataset, and per-class accuracy with the confusion matrix per dataset and variant.",
-        "",
-        "Open an item from the menu on the left (Claims, Tables, Data, Figures), then the eye button to view it here. "
-        "The Markdown, LaTeX and csv files next to each table are the files of record; the pages shown here are "
-        "rendered from the Markdown.",
-        "",
-    ]
-    lines += _section("How to regenerate")
     cf = f"--configfile {configfile_args}"
-    first = sorted(cfg.tables)[-1] if cfg.tables else "table1"
+    last = sorted(cfg.tables)[-1] if cfg.tables else "table1"
     res = cfg.results_dir
     lines += [
-        "One table, from the existing runs (nothing is retrained)::",
+        "**Regenerate one table** from the runs (nothing is retrained), then this report::",
         "",
-        f"    snakemake {cf} --cores 2 --forcerun table {res}/tables/{first}.md",
-        "",
-        "The claims table, and this report::",
-        "",
-        f"    snakemake {cf} --cores 2 --forcerun claims {res}/tables/claims.md",
+        f"    snakemake {cf} --cores 2 --forcerun table {res}/tables/{last}.md",
         f"    snakemake {cf} --report {res}/report.html",
         "",
     ]

@@ -257,8 +257,8 @@ def launcher(wildcards, resources):
 
 
 def all_targets(wildcards):
-    targets = [f"{RESULTS}/tables/{t}.md" for t in TABLES]
-    targets += [f"{RESULTS}/tables/claims.md", f"{RESULTS}/report/front.rst"]
+    targets = [f"{RESULTS}/tables/{t}.{ext}" for t in TABLES for ext in ("md", "html")]
+    targets += [f"{RESULTS}/tables/claims.md", f"{RESULTS}/tables/claims.html", f"{RESULTS}/report/front.rst"]
     targets += [f"{RESULTS}/data/{d}_availability.md" for d in DATASETS]
     targets += [f"{RESULTS}/report/{d}_availability.html" for d in DATASETS]
     targets += class_figures()

@@ -39,7 +39,8 @@ rule claims:
         md=f"{RESULTS}/tables/claims.md",
         tex=f"{RESULTS}/tables/claims.tex",
         csv=f"{RESULTS}/tables/claims.csv",
-        html=report(f"{RESULTS}/tables/claims.html", caption="../report/claims.rst", category="Claims"),
+        html=report(f"{RESULTS}/tables/claims.html", caption="../report/claims.rst", category="Claims",
+                    labels={"table": "claims", "what": "every quantitative claim of the paper, with a verdict"}),
     log:
         f"{RESULTS}/logs/claims.log",
     params:
@@ -112,7 +113,8 @@ rule figure_adaptor:
     input:
         checkpoint=fig1_checkpoint,
     output:
-        png=report(f"{RESULTS}/figures/fig1_adaptor.png", caption="../report/fig1.rst", category="Figures"),
+        png=report(f"{RESULTS}/figures/fig1_adaptor.png", caption="../report/fig1.rst", category="Figures",
+                   subcategory="Fig. 1 and sampling points", labels={"figure": "Fig. 1: input adaptor"}),
         pdf=f"{RESULTS}/figures/fig1_adaptor.pdf",
     log:
         f"{RESULTS}/logs/figures/fig1_adaptor.log",
@@ -132,7 +134,8 @@ rule figure_deform:
     input:
         checkpoint=fig1_checkpoint,
     output:
-        png=report(f"{RESULTS}/figures/deform_points.png", caption="../report/deform.rst", category="Figures"),
+        png=report(f"{RESULTS}/figures/deform_points.png", caption="../report/deform.rst", category="Figures",
+                   subcategory="Fig. 1 and sampling points", labels={"figure": "deformable sampling points"}),
         pdf=f"{RESULTS}/figures/deform_points.pdf",
     log:
         f"{RESULTS}/logs/figures/deform_points.log",
@@ -152,7 +155,8 @@ rule figure_curves:
     input:
         curve_logs,
     output:
-        png=report(f"{RESULTS}/figures/curves_{{dataset}}.png", caption="../report/curves.rst", category="Figures"),
+        png=report(f"{RESULTS}/figures/curves_{{dataset}}.png", caption="../report/curves.rst", category="Figures",
+                   subcategory="Training curves", labels=dataset_labels),
         pdf=f"{RESULTS}/figures/curves_{{dataset}}.pdf",
     log:
         f"{RESULTS}/logs/figures/curves_{{dataset}}.log",
