@@ -305,7 +305,7 @@ class Browser:
         if not ok:
             raise BrowserError(f"no result row showing {row_text!r} with a view button")
 
-    def screenshot(self, path: str | os.PathLike[str], *, colors: int = 128) -> Path:
+    def screenshot(self, path: str | os.PathLike[str], *, colors: int = 256) -> Path:
         """Save the viewport as a palette PNG (small enough to commit)."""
         from PIL import Image
 
@@ -345,12 +345,12 @@ def main(argv: list[str] | None = None) -> int:
     url = Path(args.report).resolve().as_uri()
     with Browser(width=args.width, height=args.height) as b:
         b.open(url)
-        b.wait_for_text("What each section holds")
+        b.wait_for_text("Regenerate one table")
         if args.front:
             print(b.screenshot(args.front))
         for category, row, png in args.item:
             b.open(url)
-            b.wait_for_text("What each section holds")
+            b.wait_for_text("Regenerate one table")
             ctx = open_report_item(b, category, row)
             b.wait_for_text("Provenance", context=ctx)
             time.sleep(0.5)

@@ -155,7 +155,7 @@ def test_report_in_a_real_browser(demo_run, report_html):
     t0 = time.perf_counter()
     with Browser(chromium) as b:
         b.open(path.resolve().as_uri())
-        b.wait_for_text("What each section holds")
+        b.wait_for_text("Regenerate one table")
         for text in ("DATAR reproduction: DEMO run", cfg.sha256, "How to regenerate", "--forcerun table"):
             seen = b.visible(text)
             assert seen["ok"], (text, seen)
@@ -172,13 +172,13 @@ def test_report_in_a_real_browser(demo_run, report_html):
         assert b.visible("Provenance", context=ctx)["ok"]
         # The claims table and an availability report show inline too.
         b.open(path.resolve().as_uri())
-        b.wait_for_text("What each section holds")
+        b.wait_for_text("Regenerate one table")
         ctx = open_report_item(b, "Claims", "claims.html")
         b.wait_for_text("How to read this table", context=ctx)
         assert b.visible("Table 4: deformable attention beats the same network without it", selector="td",
                          context=ctx)["ok"]
         b.open(path.resolve().as_uri())
-        b.wait_for_text("What each section holds")
+        b.wait_for_text("Regenerate one table")
         ctx = open_report_item(b, "Data", "vggsound")
         b.wait_for_text("vggsound", context=ctx)
         assert b.visible("test", selector="td", context=ctx)["ok"]

@@ -198,7 +198,9 @@ def front_tables(wildcards):
 
 def configfile_args(wildcards):
     """The --configfile arguments this workflow was started with (for the front page's commands)."""
-    return " ".join(str(p) for p in workflow.overwrite_configfiles) or "config/config.yaml"
+    rel = [os.path.relpath(p) for p in workflow.overwrite_configfiles]
+    shown = [r if not r.startswith("..") else str(p) for r, p in zip(rel, workflow.overwrite_configfiles)]
+    return " ".join(shown) or "config/config.yaml"
 
 
 def table_availability(wildcards):
