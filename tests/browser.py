@@ -278,6 +278,17 @@ class Browser:
             " if (el) el.scrollIntoView({block: 'center'});"
             " return window.__datar.visible(el); })()", context=context)
 
+    def visible_image(self) -> dict[str, Any]:
+        """Whether the page's largest image is loaded (``naturalWidth`` > 0), on screen and uncovered."""
+        self.evaluate(_JS)
+        return self.evaluate(
+            "(() => { const imgs = Array.from(document.querySelectorAll('img'))"
+            ".filter(i => i.complete && i.naturalWidth > 0);"
+            " if (!imgs.length) return {ok: false, why: 'no loaded image'};"
+            " imgs.sort((a, b) => b.width * b.height - a.width * a.height);"
+            " const r = window.__datar.visible(imgs[0]);"
+            " return {...r, width: imgs[0].naturalWidth, height: imgs[0].naturalHeight}; })()")
+
     def click_text(self, text: str, *, selector: str = "a, button") -> None:
         """Click the link or button showing ``text`` (as a user would)."""
         self.evaluate(_JS)

@@ -156,7 +156,7 @@ def test_report_in_a_real_browser(demo_run, report_html):
     with Browser(chromium) as b:
         b.open(path.resolve().as_uri())
         b.wait_for_text("Regenerate one table")
-        for text in ("DATAR reproduction: DEMO run", cfg.sha256, "How to regenerate", "--forcerun table"):
+        for text in ("DATAR reproduction: DEMO run", f"sha256 {cfg.sha256[:12]}", "Regenerate one table", "--forcerun table"):
             seen = b.visible(text)
             assert seen["ok"], (text, seen)
         # Table 4, opened as a user would: the Tables category, then its row's view button.
@@ -173,7 +173,7 @@ def test_report_in_a_real_browser(demo_run, report_html):
         # The claims table and an availability report show inline too.
         b.open(path.resolve().as_uri())
         b.wait_for_text("Regenerate one table")
-        ctx = open_report_item(b, "Claims", "claims.html")
+        ctx = open_report_item(b, "Claims", "every quantitative claim")
         b.wait_for_text("How to read this table", context=ctx)
         assert b.visible("Table 4: deformable attention beats the same network without it", selector="td",
                          context=ctx)["ok"]
@@ -182,4 +182,15 @@ def test_report_in_a_real_browser(demo_run, report_html):
         ctx = open_report_item(b, "Data", "vggsound")
         b.wait_for_text("vggsound", context=ctx)
         assert b.visible("test", selector="td", context=ctx)["ok"]
+        # A per-class figure (EPIC: verb and noun panels) is shown as an image.
+        b.open(path.resolve().as_uri())
+        b.wait_for_text("Regenerate one table")
+        b.click_text("Figures")
+        b.click_text("Per-class accuracy and confusion")
+        b.wait_for_rows("epic100")
+        b.click_view_button("epic100")
+        deadline = time.monotonic() + 30
+        while not (seen := b.visible_image())["ok"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert seen["ok"] and seen["width"] > 500, seen
     print(f"browser check: {time.perf_counter() - t0:.1f} s; report built in {report_html[1]:.1f} s")

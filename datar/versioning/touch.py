@@ -30,10 +30,12 @@ def existing_targets(cfg: Config, root: str | Path = ".") -> list[str]:
     candidates: list[Path] = []
     for ds in sorted(cfg.datasets):
         candidates += [data / ds / "version.json", results / "data" / f"{ds}_availability.md",
-                       results / "figures" / f"curves_{ds}.png"]
+                       results / "report" / f"{ds}_availability.html", results / "figures" / f"curves_{ds}.png"]
         candidates += sorted(p.relative_to(root) for p in (root / results / "runs" / ds).glob("*/seed*/metrics.json"))
-    candidates += [results / "tables" / f"{t}.md" for t in sorted(cfg.tables)]
+    candidates += [results / "tables" / f"{t}.{ext}" for t in sorted(cfg.tables) for ext in ("md", "html")]
+    candidates += [results / "tables" / "claims.md", results / "tables" / "claims.html", results / "report" / "front.rst"]
     candidates += [results / "figures" / f for f in FIGURES]
+    candidates += sorted(p.relative_to(root) for p in (root / results / "figures" / "classes").glob("*/*.png"))
     return [p.as_posix() for p in candidates if (root / p).is_file()]
 
 
