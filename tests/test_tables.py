@@ -296,3 +296,18 @@ def test_html_page_of_a_markdown_output_is_self_contained(tmp_path):
     assert "http" not in page.replace("http-equiv", "")  # nothing fetched from anywhere
     with pytest.raises(DataError, match="missing.md"):
         html_cli.main([str(tmp_path / "missing.md"), str(out)])
+
+
+def test_rehearsal_kind_titles_and_demo_flag_still_works(tmp_path):
+    from datar.report.kind import BANNERS
+
+    rehearsal = make_cfg(tmp_path, name="config.yaml", kind="rehearsal")
+    assert rehearsal.run_kind == "rehearsal"
+    table, _, md, tex, text = render(rehearsal, "table1", [])
+    assert md.startswith(f"# {BANNERS['rehearsal']}") and "REHEARSAL" in tex
+    assert csv_rows(text)["datar"]["kind"] == "rehearsal" and csv_rows(text)["datar"]["demo"] == "false"
+    assert make_cfg(tmp_path).run_kind == "demo"  # demo: true, no kind
+    assert make_cfg(tmp_path, name="config.yaml").run_kind == "paper"
+    assert make_cfg(tmp_path, kind="demo").run_kind == "demo"
+    with pytest.raises(ConfigError, match="kind: 'rehearsal' contradicts demo: true"):
+        make_cfg(tmp_path, kind="rehearsal")

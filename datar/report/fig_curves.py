@@ -123,7 +123,7 @@ def curves_figure(curves: Sequence[Curve], *, title: str, heads: Sequence[str] =
         ax_val.set_title("validation top-1 (%)", fontsize=10)
         ax_val.set_ylabel("top-1 accuracy (%)")
         ax_val.grid(alpha=0.3)
-    fig.legend(*ax_loss.get_legend_handles_labels(), loc="outside right upper", fontsize=7, frameon=False)
+    fig.legend(*ax_loss.get_legend_handles_labels(), loc="outside right center", fontsize=7, frameon=False)
     fig.suptitle(title, fontsize=11)
     return fig
 
