@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     work = args.workdir.resolve()
     py = sys.executable
-    cfg = ".datar/config.resolved.yaml"
+    resolved = sorted(work.glob(".datar/config*.yaml"), key=lambda p: p.stat().st_mtime)
+    cfg = str(resolved[-1].relative_to(work)) if resolved else "demo.yaml"  # the workflow's resolved config
     repo = Path(__file__).resolve().parents[1]
     paper = str(repo / "config" / "paper.yaml")
     ks = sorted(glob.glob(str(work / "results/runs/kinetics_sounds/*/seed*/metrics.json")))
