@@ -7,6 +7,7 @@
 #   snakemake --configfile config/test.yaml --cores 2 all  # the smallest run (CI, a check)
 #   snakemake --configfile config/demo.yaml seeds.yaml ... # later files override keys of earlier
 #                                                          # ones (e.g. seeds: [0, 1, 2])
+#   snakemake --configfile config/demo.yaml --report results/report.html   # the report, after all
 #
 # Rules live in workflow/rules/ and call `python -m datar <verb>`; the logic is in datar/.
 import os
@@ -26,6 +27,9 @@ if not workflow.overwrite_configfiles:
 # common.smk checks the config against workflow/schemas/config.schema.yaml (datar.schema: one
 # line per bad key, with the file and a fix), fills in its defaults and writes the resolved
 # config that every job reads.
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"

@@ -189,6 +189,15 @@ class FiguresConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    bootstrap_resamples: int = 2000
+    bootstrap_seed: int = 0
+
+
+RunKind = Literal["paper", "demo", "rehearsal"]
+
+
+@dataclass(frozen=True)
 class Config:
     name: str
     data_dir: str
@@ -203,8 +212,10 @@ class Config:
     train: TrainConfig
     tables: Mapping[str, TableConfig]
     demo: bool = False
+    kind: RunKind | None = None
     manifest: ManifestConfig = field(default_factory=ManifestConfig)
     figures: FiguresConfig = field(default_factory=FiguresConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def dataset(self, name: str) -> DatasetConfig:
@@ -223,6 +234,13 @@ class Config:
             return self.train.epochs[dataset]
         except KeyError:
             raise ConfigError(f"train.epochs.{dataset}: missing epoch count for dataset {dataset!r}") from None
+
+    @property
+    def run_kind(self) -> RunKind:
+        """``kind`` if set, else ``demo`` when ``demo: true``, else ``paper``."""
+        if self.kind is not None:
+            return self.kind
+        return "demo" if self.demo else "paper"
 
     @property
     def sha256(self) -> str:
@@ -296,6 +314,8 @@ def _check_references(cfg: Config, origin: Origin) -> None:
         where = origin(path) if callable(origin) else origin
         return ConfigError(f"{'.'.join(path)}: {what.replace('{where}', where)}")
 
+    if cfg.demo and cfg.kind not in (None, "demo"):
+        raise fail(("kind",), f"{cfg.kind!r} contradicts demo: true in {{where}}; drop demo, or set kind: demo")
     datasets = ", ".join(sorted(cfg.datasets))
     for tname, table in cfg.tables.items():
         if table.dataset not in cfg.datasets:

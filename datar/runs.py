@@ -71,11 +71,32 @@ def run_metrics(cfg: Config, dataset: str) -> list[str]:
     return [f"{run_dir(cfg.results_dir, dataset, v, s)}/metrics.json" for v in variants for s in cfg.seeds]
 
 
+def all_table_metrics(cfg: Config) -> list[str]:
+    """``metrics.json`` of every run any table shows (the claims compare rows of the tables), sorted."""
+    return sorted({p for name in cfg.tables for p in table_metrics(cfg, name)})
+
+
+def predictions_of(metrics: list[str]) -> list[str]:
+    """``predictions.csv`` beside each ``metrics.json`` (the intervals and claims read them)."""
+    return [p[: -len("metrics.json")] + "predictions.csv" for p in metrics]
+
+
+def class_figures(cfg: Config) -> list[str]:
+    """One per-class accuracy / confusion figure per (dataset, variant) that a table shows."""
+    pairs = sorted({(t.dataset, v) for name, t in cfg.tables.items() for v in table_variants(cfg, name)})
+    return [f"{cfg.results_dir}/figures/classes/{d}/{v}.png" for d, v in pairs]
+
+
 def final_targets(cfg: Config) -> list[str]:
-    """What ``snakemake all`` builds: tables, availability reports, figures, training curves."""
+    """What ``snakemake all`` builds: tables (md + HTML page), the claims table, availability
+    reports (md + HTML page), the report's front page, per-class figures, Fig. 1 and the
+    deformable-points figure, training curves."""
     res = cfg.results_dir
-    targets = [f"{res}/tables/{t}.md" for t in sorted(cfg.tables)]
+    targets = [f"{res}/tables/{t}.{ext}" for t in sorted(cfg.tables) for ext in ("md", "html")]
+    targets += [f"{res}/tables/claims.md", f"{res}/tables/claims.html", f"{res}/report/front.rst"]
     targets += [f"{res}/data/{d}_availability.md" for d in sorted(cfg.datasets)]
+    targets += [f"{res}/report/{d}_availability.html" for d in sorted(cfg.datasets)]
+    targets += class_figures(cfg)
     if cfg.figures.fig1 is not None:
         targets += [f"{res}/figures/{f}" for f in FIGURES]
     targets += [f"{res}/figures/curves_{d}.png" for d in table_datasets(cfg)]

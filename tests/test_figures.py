@@ -99,9 +99,34 @@ def test_adaptor_panels_show_input_adapted_and_difference(work):
         lo, hi = a_diff.images[0].get_clim()
         assert lo == -hi and hi > 0
         for ax in (a_in, a_out, a_diff):
-            assert ax.get_xlabel() == "time (s)" and ax.get_ylabel() == "mel bin"
+            assert ax.get_xlabel() == "time in the model's input window (s)" and ax.get_ylabel() == "mel bin"
             assert ax.get_xlim()[1] == pytest.approx((T - 0.5) * 0.01)
     assert len(fig.axes) == 12  # six panels + six colour bars
+
+
+def test_fig1_rows_name_true_and_predicted_class_and_padding(work):
+    """Each row's title: clip, true class, predicted class; a padded clip says so and shades the padding."""
+    from datar.checkpoint import model_from_checkpoint
+    from datar.report.fig_adaptor import row_titles
+
+    model, _ = model_from_checkpoint(work["runs"]["datar"] / "checkpoint.pt")
+    x = work["fbank"][:2].float()
+    names = {"label": ["dog", "cat", "bird", "car"]}
+    titles = row_titles(model, x, ["clip0", "clip1"], {"label": [0, 1]}, names)
+    with torch.no_grad():
+        pred = model(x)["label"].argmax(1).tolist()
+    for i, t in enumerate(titles):
+        assert t.startswith(f"clip{i} — true: {names['label'][i]}, predicted: {names['label'][pred[i]]}")
+        assert t.endswith("(right)" if pred[i] == i else "(wrong)")
+    adapted, added = adapted_input(model, x)
+    fig = adaptor_figure(x, adapted, added, clip_ids=["clip0", "clip1"], frame_shift_ms=10.0, lam=0.005, title="t",
+                         row_titles=titles, n_frames=[40, 100])
+    first = [ax for ax in fig.axes if ax.images]
+    assert first[0].get_title(loc="left").startswith(titles[0])
+    assert "0.40 s of audio, zero-padded to the 0.64 s window" in first[0].get_title(loc="left")
+    assert "cropped to the first 0.64 s of 1.00 s" in first[3].get_title(loc="left")
+    assert any(p.get_hatch() == "//" for p in first[0].patches)  # the padding is shaded
+    assert not any(p.get_hatch() == "//" for p in first[3].patches)
 
 
 def test_adaptor_figure_needs_an_adaptor(work):
@@ -135,7 +160,8 @@ def test_figure_curves_cli_and_bad_log(work):
             for e in range(1, 8)))
         logs.append(str(p))
     curve = read_log(logs[1])
-    assert curve.label == "datar seed 1" and curve.epoch == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    assert curve.label == "DATAR (deformable + adaptor, λ=0.005), seed 1"  # the tables' row names
+    assert curve.epoch == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
     assert math.isnan(read_log(logs[2]).val_top1[0])
     prefix = work["root"] / "figures" / "curves_kinetics_sounds"
     assert figure_curves.main(["--config", str(work["config"]), "--out-prefix", str(prefix), *logs]) == 0
@@ -144,3 +170,51 @@ def test_figure_curves_cli_and_bad_log(work):
     bad.write_text("epoch,lr\n1,0.1\n")
     with pytest.raises(DataError, match="bad_log.csv.*train_loss"):
         read_log(bad)
+
+
+def test_curves_without_validation_have_no_empty_panel_and_an_outside_legend(tmp_path):
+    from datar.report.fig_curves import Curve, curves_figure
+
+    c = [Curve(label=f"deformable + N(0, 0.005), seed {s}", variant="dat_deform_gauss", epoch=[1.0, 2.0, 3.0],
+               step=[1.0, 2.0, 3.0], train_loss=[3.0, 2.0, 1.5], val_top1=[math.nan] * 3) for s in (0, 1)]
+    fig = curves_figure(c, title="t", heads=("verb", "noun"))
+    assert len(fig.axes) == 1 and fig.axes[0].has_data()  # no blank validation panel
+    assert fig.axes[0].get_ylabel() == "training loss (sum of cross-entropy over heads verb + noun)"
+    assert fig.axes[0].get_legend() is None and len(fig.legends) == 1  # the legend is the figure's, outside
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [x.label for x in c]
+    with_val = [Curve(label="a", variant="datar", epoch=[1.0, 2.0], step=[1.0, 2.0], train_loss=[1.0, 0.5],
+                      val_top1=[20.0, 30.0])]
+    fig = curves_figure(with_val, title="t")
+    assert len(fig.axes) == 2 and all(ax.has_data() for ax in fig.axes)
+    assert fig.axes[0].get_ylabel() == "training loss (cross-entropy)"
+
+
+def test_figure_classes_cli_per_head_accuracy_and_confusion(tmp_path):
+    from datar.cli import figure_classes
+
+    raw = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text(encoding="utf-8"))
+    raw["data_dir"], raw["results_dir"] = str(tmp_path / "data"), str(tmp_path / "results")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(raw))
+    (tmp_path / "data" / "epic100").mkdir(parents=True)
+    (tmp_path / "data" / "epic100" / "classes.json").write_text(json.dumps(
+        {"heads": {"verb": ["open", "close", "cut"], "noun": ["door", "knife"]}}))
+    rows = ["clip_id,verb_true,verb_pred,verb_top5,noun_true,noun_pred,noun_top5",
+            "a,open,open,open|cut,door,door,door|knife", "b,open,cut,cut|open,door,knife,knife|door",
+            "c,cut,cut,cut|open,knife,knife,knife|door", "d,close,open,open|close,knife,knife,knife|door"]
+    paths = []
+    for seed in (0, 1):
+        p = tmp_path / f"seed{seed}" / "predictions.csv"
+        p.parent.mkdir()
+        p.write_text("\n".join(rows) + "\n")
+        paths.append(str(p))
+    prefix = tmp_path / "out" / "datar"
+    assert figure_classes.main(["--config", str(cfg), "--dataset", "epic100", "--variant", "datar",
+                                "--out-prefix", str(prefix), *paths]) == 0
+    png = prefix.with_suffix(".png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    table = {(r["head"], r["class"]): r for r in __import__("csv").DictReader(open(prefix.with_suffix(".csv")))}
+    assert table[("verb", "open")]["accuracy"] == "50.0" and table[("verb", "open")]["clips"] == "2.0"
+    assert table[("verb", "open")]["most_confused_with"] == "cut"
+    assert table[("verb", "close")]["accuracy"] == "0.0" and table[("verb", "cut")]["accuracy"] == "100.0"
+    assert table[("noun", "door")]["accuracy"] == "50.0" and table[("noun", "knife")]["correct"] == "4"

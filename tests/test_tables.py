@@ -75,10 +75,11 @@ def test_mean_std_and_cells(tmp_path):
     rows = md_rows(md)
     assert "Trained from scratch (no pretrained weights): all reproduced rows." in md
     datar = rows["DATAR (deformable + adaptor, λ=0.005)"]
-    # Model | T1 paper | T1 repro | T1 Δ | T5 paper | T5 repro | T5 Δ | n | note
-    assert datar[1:8] == ["55.5", "71.0 ± 1.4", "+15.5", "80.2", "91.5 ± 2.1", "+11.3", "2"]
-    assert rows["AST"][1:8] == ["52.3", "33.3 ± —", "-19.0", "78.1", "66.6 ± —", "-11.5", "1"]
-    assert "missing 1" in rows["AST"][8]
+    # Model | T1 paper | T1 repro | T1 CI | T1 Δ | T5 paper | T5 repro | T5 CI | T5 Δ | n | note
+    # (no predictions.csv here: no interval, "—")
+    assert datar[1:10] == ["55.5", "71.0 ± 1.4", "—", "+15.5", "80.2", "91.5 ± 2.1", "—", "+11.3", "2"]
+    assert rows["AST"][1:10] == ["52.3", "33.3 ± —", "—", "-19.0", "78.1", "66.6 ± —", "—", "-11.5", "1"]
+    assert "missing 1" in rows["AST"][10]
     c = csv_rows(text)
     assert float(c["datar"]["top1_mean"]) == pytest.approx(71.0)
     assert float(c["datar"]["top1_std"]) == pytest.approx(statistics.stdev([70.0, 72.0]), abs=1e-4)
@@ -92,10 +93,10 @@ def test_cited_rows_flagged_and_empty(tmp_path):
     _, _, md, tex, text = render(cfg, "table2", [write_metrics(tmp_path, "vggsound", "datar", 0, {"top1": 1.0, "top5": 2.0})])
     rows = md_rows(md)
     chen = rows["Chen et al."]
-    assert chen[1] == "48.8" and chen[4] == "76.5"
-    assert chen[2] == chen[3] == chen[5] == chen[6] == chen[7] == ""
-    assert "cited, not rerun" in chen[8]
-    assert "cited, not rerun" in rows["AudioSlowFast"][8]
+    assert chen[1] == "48.8" and chen[5] == "76.5"
+    assert chen[2] == chen[3] == chen[4] == chen[6] == chen[7] == chen[8] == chen[9] == ""
+    assert "cited, not rerun" in chen[10]
+    assert "cited, not rerun" in rows["AudioSlowFast"][10]
     c = csv_rows(text)
     assert c["chen2020"]["status"] == "cited, not rerun"
     assert c["chen2020"]["top1_mean"] == "" and c["chen2020"]["top1_paper"] == "48.8000"
@@ -108,8 +109,8 @@ def test_missing_runs_say_not_run_never_paper(tmp_path):
     rows = md_rows(md)
     assert len(rows) == 6
     for label, cells in rows.items():
-        assert cells[2] == "not run" and cells[5] == "not run", label
-        assert cells[3] == "—" and cells[7] == "0"
+        assert cells[2] == "not run" and cells[6] == "not run", label
+        assert cells[3] == cells[4] == "—" and cells[9] == "0"
     for r in csv_rows(text).values():
         assert r["status"] == "not run" and r["top1_mean"] == "" and r["top5_mean"] == "" and r["top1_paper"] != ""
     assert "not run" in tex
@@ -134,7 +135,7 @@ def test_every_reproduced_cell_is_computed_from_metrics(tmp_path):
     rows_md = {row.key: md_rows(md)[row.label] for row in table.rows}
     for variant in cfg.tables["table4"].rows:
         for j, m in enumerate(("top1", "top5")):
-            cell_md = rows_md[variant][2 + 3 * j]
+            cell_md = rows_md[variant][2 + 4 * j]
             pval = paper[variant].values[m]
             assert not cell_md.startswith(f"{pval:.1f}"), (variant, m, cell_md)
             if variant not in given:
@@ -157,9 +158,9 @@ def test_epic_columns_verb_noun_action_and_top5_in_csv(tmp_path):
     assert "Verb top-1 paper" in header and "Noun top-1 reproduced" in header and "Action top-1 Δ" in header
     assert "top-5" not in header.lower()
     datar = md_rows(md)["DATAR (deformable + adaptor, λ=0.005)"]
-    assert datar[1:4] == ["48.7", "61.0 ± —", "+12.3"]
-    assert datar[4:7] == ["22.9", "33.0 ± —", "+10.1"]
-    assert datar[7:10] == ["16.3", "21.0 ± —", "+4.7"]
+    assert datar[1:5] == ["48.7", "61.0 ± —", "—", "+12.3"]
+    assert datar[5:9] == ["22.9", "33.0 ± —", "—", "+10.1"]
+    assert datar[9:13] == ["16.3", "21.0 ± —", "—", "+4.7"]
     c = csv_rows(text)
     assert c["datar"]["action_top5_mean"] == "55.0000" and c["datar"]["action_top5_paper"] == ""
     assert "cited, not rerun" in md_rows(md)["Damen et al."][-1]
@@ -243,7 +244,7 @@ def test_latex_booktabs_and_escaping(tmp_path):
     assert "_" not in body.replace(r"\_", "")
 
 
-def test_cli_writes_three_files(tmp_path, capsys):
+def test_cli_writes_md_tex_csv_and_html(tmp_path, capsys):
     cfg_path = tmp_path / "c.yaml"
     raw = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
     raw["data_dir"], raw["results_dir"] = str(tmp_path / "d"), str(tmp_path / "r")
@@ -252,7 +253,7 @@ def test_cli_writes_three_files(tmp_path, capsys):
     prefix = tmp_path / "tables" / "table2"
     assert table_cli.main(["--config", str(cfg_path), "--table", "table2", "--out-prefix", str(prefix),
                            "--paper", str(ROOT / "config" / "paper.yaml"), "--no-macs", *paths]) == 0
-    for suffix in (".md", ".tex", ".csv"):
+    for suffix in (".md", ".tex", ".csv", ".html"):
         assert (tmp_path / "tables" / f"table2{suffix}").stat().st_size > 0
     assert not list((tmp_path / "tables").glob(".*tmp"))
     assert "skipped" in capsys.readouterr().err
@@ -278,3 +279,35 @@ def test_bad_inputs_name_the_file(tmp_path):
     val = write_metrics(tmp_path / "v", "vggsound", "ast", 0, {"top1": 1.0}, split="val")
     with pytest.raises(DataError, match="split 'val'"):
         build_table(cfg, "table2", PAPER, read_all([val]))
+
+
+def test_html_page_of_a_markdown_output_is_self_contained(tmp_path):
+    from datar.cli import html as html_cli
+
+    md = tmp_path / "vggsound_availability.md"
+    md.write_text("# Availability: vggsound\n\n| split | valid |\n| :--- | ---: |\n| test | 57 |\n\n"
+                  "*note* <script>alert(1)</script>\n", encoding="utf-8")
+    out = tmp_path / "page" / "vggsound_availability.html"
+    assert html_cli.main([str(md), str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "<title>Availability: vggsound</title>" in page
+    assert "<table>" in page and '<td style="text-align:right">57</td>' in page
+    assert "<script>" not in page and "&lt;script&gt;" in page  # raw HTML in the md is shown, not run
+    assert "http" not in page.replace("http-equiv", "")  # nothing fetched from anywhere
+    with pytest.raises(DataError, match="missing.md"):
+        html_cli.main([str(tmp_path / "missing.md"), str(out)])
+
+
+def test_rehearsal_kind_titles_and_demo_flag_still_works(tmp_path):
+    from datar.report.kind import BANNERS
+
+    rehearsal = make_cfg(tmp_path, name="config.yaml", kind="rehearsal")
+    assert rehearsal.run_kind == "rehearsal"
+    table, _, md, tex, text = render(rehearsal, "table1", [])
+    assert md.startswith(f"# {BANNERS['rehearsal']}") and "REHEARSAL" in tex
+    assert csv_rows(text)["datar"]["kind"] == "rehearsal" and csv_rows(text)["datar"]["demo"] == "false"
+    assert make_cfg(tmp_path).run_kind == "demo"  # demo: true, no kind
+    assert make_cfg(tmp_path, name="config.yaml").run_kind == "paper"
+    assert make_cfg(tmp_path, kind="demo").run_kind == "demo"
+    with pytest.raises(ConfigError, match="kind: 'rehearsal' contradicts demo: true"):
+        make_cfg(tmp_path, kind="rehearsal")

@@ -12,6 +12,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb_parser("figure-curves", __doc__)
     p.add_argument("--config", required=True, help="experiment config (YAML; its demo flag marks the title)")
     p.add_argument("--out-prefix", required=True, help="output path without suffix, e.g. results/figures/curves_vggsound")
+    p.add_argument("--dataset", default=None, help="the runs' dataset (its heads name the loss: summed over heads)")
     p.add_argument("--title", default=None, help="figure title (default: 'Training curves: <datasets>')")
     p.add_argument("logs", nargs="+", help="the runs' log.csv files")
     return p
@@ -24,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     from datar.report.fig_curves import render_curves_figure
 
     cfg = load_config(args.config)
-    for path in render_curves_figure(args.logs, args.out_prefix, demo=cfg.demo, title=args.title):
+    heads = cfg.dataset(args.dataset).heads if args.dataset else ("label",)
+    for path in render_curves_figure(args.logs, args.out_prefix, kind=cfg.run_kind, title=args.title, heads=heads):
         print(path)
     return 0

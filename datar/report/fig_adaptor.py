@@ -11,12 +11,24 @@ from matplotlib.figure import Figure
 
 from datar.config import Config
 from datar.errors import CheckpointError
-from datar.report.fig_common import DEMO_NOTE, load_run_model, sample_test_clips, save_figure, spectrogram_extent
+from datar.report.fig_common import (
+    load_run_model,
+    sample_test_clips,
+    save_figure,
+    seconds,
+    spectrogram_extent,
+    window_note,
+)
+from datar.report.kind import titled
 
 
 def adaptor_figure(x: torch.Tensor, adapted: torch.Tensor, added: torch.Tensor, *, clip_ids: list[str],
-                   frame_shift_ms: float, lam: float, title: str) -> Figure:
+                   frame_shift_ms: float, lam: float, title: str, row_titles: list[str] | None = None,
+                   n_frames: list[int | None] | None = None) -> Figure:
     """Draw K rows x 3 panels: input, adapted input (shared colour scale), adapted - input.
+
+    The time axis is the model's input window (T frames); where a clip's audio is shorter
+    than the window the zero padding is shaded, where it was longer the title says cropped.
 
     Args:
         x: ``(K, T, M)`` normalised input fbank.
@@ -26,6 +38,8 @@ def adaptor_figure(x: torch.Tensor, adapted: torch.Tensor, added: torch.Tensor, 
         frame_shift_ms: fbank frame shift (time axis in seconds).
         lam: the adaptor's lambda (for the caption).
         title: figure title.
+        row_titles: K titles (clip, true and predicted class); default the clip ids.
+        n_frames: K frame counts before pad / crop (None entries: unknown).
     """
     k, t, m = x.shape
     fig = Figure(figsize=(15, 2.6 * k + 0.9), layout="constrained")
@@ -40,11 +54,17 @@ def adaptor_figure(x: torch.Tensor, adapted: torch.Tensor, added: torch.Tensor, 
             (adapted[i], "adapted input", dict(cmap="magma", vmin=vmin, vmax=vmax)),
             (added[i], "adaptor added (adapted − input)", dict(cmap="RdBu_r", vmin=-lim, vmax=lim)),
         ]
+        frames = n_frames[i] if n_frames else None
+        note = window_note(frames, t, frame_shift_ms)
+        head = row_titles[i] if row_titles else clip_ids[i]
         for j, (img, name, kw) in enumerate(panels):
             ax = axes[i][j]
             im = ax.imshow(img.T.numpy(), origin="lower", aspect="auto", extent=extent, interpolation="nearest", **kw)
-            ax.set_title(f"{clip_ids[i]}: {name}", fontsize=9)
-            ax.set_xlabel("time (s)")
+            ax.set_title(f"{head}\n{name}" + (f" [{note}]" if note and j == 0 else ""), fontsize=9, loc="left")
+            if frames is not None and frames < t:
+                ax.axvspan(seconds(frames - 0.5, frame_shift_ms), extent[1], facecolor="none", edgecolor="0.6",
+                           hatch="//", lw=0)
+            ax.set_xlabel("time in the model's input window (s)")
             ax.set_ylabel("mel bin")
             cb = fig.colorbar(im, ax=ax, pad=0.01)
             cb.set_label("value (shared scale)" if j < 2 else "added value", fontsize=8)
@@ -78,10 +98,47 @@ def render_adaptor_figure(cfg: Config, run_dir: str | os.PathLike[str], out_pref
     data = sample_test_clips(cfg, dataset, list(payload["heads"]), k,
                       target_length=int(payload["target_length"]), num_mel_bins=int(payload["num_mel_bins"]))
     adapted, added = adapted_input(model, data.fbank)
-    title = f"Fig. 1 (reproduced): learnable input adaptor, {payload['variant']} on {dataset} test clips"
-    title += f" [{run_dir}]"
-    if cfg.demo:
-        title = f"{DEMO_NOTE}. {title}"
+    title = titled(cfg, f"Fig. 1 (reproduced): learnable input adaptor, {payload['variant']} on {dataset} test clips"
+                        f" [{run_dir}]")
+    rows = row_titles(model, data.fbank, data.clip_ids, data.labels, _class_names(cfg, dataset, list(payload["heads"])))
     fig = adaptor_figure(data.fbank, adapted, added, clip_ids=data.clip_ids, frame_shift_ms=cfg.fbank.frame_shift_ms,
-                         lam=float(model.adaptor.lam), title=title)
+                         lam=float(model.adaptor.lam), title=title, row_titles=rows, n_frames=data.n_frames)
     return save_figure(fig, out_prefix)
+
+
+def _class_names(cfg: Config, dataset: str, heads: list[str]) -> dict[str, list[str]] | None:
+    from datar.errors import DataError
+    from datar.features.labels import load_classes
+
+    try:
+        return load_classes(Path(cfg.data_dir) / dataset / "classes.json", heads)
+    except DataError:
+        return None
+
+
+@torch.no_grad()
+def row_titles(model: torch.nn.Module, fbank: torch.Tensor, clip_ids: list[str], labels: dict[str, list[int]],
+               names: dict[str, list[str]] | None) -> list[str]:
+    """``clip: true X, predicted Y (right|wrong)`` per clip, for every head (class names where known).
+
+    Args:
+        model: the run's model (eval mode).
+        fbank: ``(K, T, M)`` the clips as the model sees them.
+        clip_ids: K clip ids.
+        labels: head -> K true class indices.
+        names: head -> class names, or None (indices are printed).
+    """
+    model.eval()
+    out = model(fbank)
+    titles = []
+    for i, cid in enumerate(clip_ids):
+        parts = []
+        for head, true in labels.items():
+            pred = int(out[head][i].argmax())
+            t, p = true[i], pred
+            if names and head in names:
+                t, p = names[head][t], names[head][p]
+            prefix = "" if head == "label" else f"{head} "
+            parts.append(f"{prefix}true: {t}, predicted: {p} ({'right' if pred == true[i] else 'wrong'})")
+        titles.append(f"{cid} — " + "; ".join(parts))
+    return titles

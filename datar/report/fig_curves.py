@@ -13,7 +13,9 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from datar.errors import DataError
-from datar.report.fig_common import DEMO_NOTE, save_figure
+from datar.report.fig_common import save_figure
+from datar.report.kind import banner
+from datar.report.tables import row_label
 
 REQUIRED_COLUMNS = ("epoch", "step", "train_loss")
 
@@ -23,7 +25,7 @@ class Curve:
     """One run's logged curve.
 
     Attributes:
-        label: ``variant seed N`` (from ``.../{variant}/seed{N}/log.csv``) or the path.
+        label: ``<row name>, seed N`` (from ``.../{variant}/seed{N}/log.csv``; the tables' row names) or the path.
         variant: variant name (for colours), or the label.
         epoch: epoch per logged row.
         step: global step per logged row.
@@ -67,7 +69,7 @@ def read_log(path: str | os.PathLike[str]) -> Curve:
     seed_dir = p.parent
     if seed_dir.name.startswith("seed"):
         variant = seed_dir.parent.name
-        label = f"{variant} seed {seed_dir.name[4:]}"
+        label = f"{row_label(variant)}, seed {seed_dir.name[4:]}"
     else:
         variant = label = str(p)
     return Curve(
@@ -80,15 +82,27 @@ def read_log(path: str | os.PathLike[str]) -> Curve:
     )
 
 
-def curves_figure(curves: Sequence[Curve], *, title: str) -> Figure:
-    """Train loss (left) and validation top-1 (right, or a note when none was logged) per run."""
-    fig = Figure(figsize=(13, 4.5), layout="constrained")
-    ax_loss, ax_val = fig.subplots(1, 2)
+def loss_label(heads: Sequence[str]) -> str:
+    """The loss axis label: cross-entropy, summed over the heads when there are several."""
+    if len(heads) > 1:
+        return f"training loss (sum of cross-entropy over heads {' + '.join(heads)})"
+    return "training loss (cross-entropy)"
+
+
+def curves_figure(curves: Sequence[Curve], *, title: str, heads: Sequence[str] = ("label",)) -> Figure:
+    """Train loss per run, and validation top-1 in a second panel only when some run logged it.
+
+    The legend sits outside the panels, on the right; one colour per variant, one line style per seed.
+    """
     variants = sorted({c.variant for c in curves})
+    any_val = any(not math.isnan(v) for c in curves for v in c.val_top1)
+    fig = Figure(figsize=(13 if any_val else 10, 4.5), layout="constrained")
+    axes = fig.subplots(1, 2 if any_val else 1, squeeze=False)[0]
+    ax_loss = axes[0]
+    ax_val = axes[1] if any_val else None
     cmap = colormaps["tab10"]
     styles = ["-", "--", ":", "-."]
     seen: dict[str, int] = {}
-    any_val = False
     for c in curves:
         colour = cmap(variants.index(c.variant) % 10)
         style = styles[seen.get(c.variant, 0) % len(styles)]
@@ -98,30 +112,34 @@ def curves_figure(curves: Sequence[Curve], *, title: str) -> Figure:
         ax_loss.plot(x, c.train_loss, style, color=colour, label=c.label, lw=1.3)
         ax_loss.set_xlabel(xlabel)
         pts = [(xi, v) for xi, v in zip(x, c.val_top1) if not math.isnan(v)]
-        if pts:
-            any_val = True
-            ax_val.plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o", ms=3, color=colour, label=c.label)
+        if pts and ax_val is not None:
+            ax_val.plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o", ms=3, color=colour)
             ax_val.set_xlabel(xlabel)
-    ax_loss.set_ylabel("training loss (cross-entropy)")
-    ax_loss.set_title("training loss", fontsize=10)
-    ax_loss.legend(fontsize=7)
+    ax_loss.set_ylabel(loss_label(heads))
+    ax_loss.set_title("training loss" + ("" if any_val else " (no validation split: manifest.val_fraction = 0)"),
+                      fontsize=10)
     ax_loss.grid(alpha=0.3)
-    ax_val.set_title("validation top-1 (%)", fontsize=10)
-    if any_val:
+    if ax_val is not None:
+        ax_val.set_title("validation top-1 (%)", fontsize=10)
         ax_val.set_ylabel("top-1 accuracy (%)")
-        ax_val.legend(fontsize=7)
         ax_val.grid(alpha=0.3)
-    else:
-        ax_val.text(0.5, 0.5, "no validation accuracy logged\n(no validation split: manifest.val_fraction = 0)",
-                    ha="center", va="center", transform=ax_val.transAxes)
-        ax_val.set_axis_off()
+    fig.legend(*ax_loss.get_legend_handles_labels(), loc="outside right center", fontsize=7, frameon=False)
     fig.suptitle(title, fontsize=11)
     return fig
 
 
 def render_curves_figure(log_paths: Sequence[str | os.PathLike[str]], out_prefix: str | os.PathLike[str], *,
-                         demo: bool, title: str | None = None) -> list[Path]:
+                         demo: bool = False, title: str | None = None, kind: str | None = None,
+                         heads: Sequence[str] = ("label",)) -> list[Path]:
     """Read the runs' logs and save the curves as ``{out_prefix}.png`` and ``.pdf``.
+
+    Args:
+        log_paths: the runs' ``log.csv`` files.
+        out_prefix: output path without suffix.
+        demo: mark the title DEMO (when ``kind`` is not given).
+        title: figure title (default: "Training curves: <datasets>").
+        kind: ``paper``, ``demo`` or ``rehearsal`` (the banner in the title).
+        heads: the dataset's label heads (the loss is summed over them).
 
     Raises:
         DataError: no logs given, or one is missing or malformed.
@@ -132,6 +150,7 @@ def render_curves_figure(log_paths: Sequence[str | os.PathLike[str]], out_prefix
     if title is None:
         datasets = sorted({Path(p).parent.parent.parent.name for p in log_paths if Path(p).parent.name.startswith("seed")})
         title = f"Training curves{': ' + ', '.join(datasets) if datasets else ''}"
-    if demo:
-        title = f"{DEMO_NOTE}. {title}"
-    return save_figure(curves_figure(curves, title=title), out_prefix)
+    b = banner(kind or ("demo" if demo else "paper"))
+    if b:
+        title = f"{b}. {title}"
+    return save_figure(curves_figure(curves, title=title, heads=heads), out_prefix)

@@ -20,13 +20,13 @@ from matplotlib.figure import Figure
 from datar.config import Config
 from datar.errors import CheckpointError
 from datar.report.fig_common import (
-    DEMO_NOTE,
     load_run_model,
     sample_test_clips,
     save_figure,
     seconds,
     spectrogram_extent,
 )
+from datar.report.kind import titled
 
 
 def to_input_coords(pts: torch.Tensor, fmap_size: tuple[int, int], *, n_mel: int, n_frames: int) -> np.ndarray:
@@ -132,9 +132,7 @@ def render_deform_figure(cfg: Config, run_dir: str | os.PathLike[str], out_prefi
     outs: list[Path] = []
     for i, clip_id in enumerate(data.clip_ids):
         one = [{**ly, "points": ly["points"][i : i + 1]} for ly in layers]
-        title = f"Deformable sampling points, {payload['variant']} on {dataset} [{run_dir}]"
-        if cfg.demo:
-            title = f"{DEMO_NOTE}. {title}"
+        title = titled(cfg, f"Deformable sampling points, {payload['variant']} on {dataset} [{run_dir}]")
         fig = deform_figure(data.fbank[i], one, clip_id=clip_id, frame_shift_ms=cfg.fbank.frame_shift_ms, title=title)
         outs += save_figure(fig, out_prefix if i == 0 else f"{out_prefix}_clip{i}")
     return outs

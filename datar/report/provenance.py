@@ -69,6 +69,14 @@ def read_version_file(path: Path) -> str | None:
     raise DataError(f"{path}: no version key (one of {', '.join(_VERSION_KEYS)})")
 
 
+def known_head_sizes(cfg: Config, dataset: str) -> dict[str, int | None]:
+    """Classes per head from ``classes.json`` or the config's class list; None where unknown."""
+    sizes, src = head_sizes(cfg, dataset)
+    if src.startswith("unknown"):
+        return {h: None for h in sizes}
+    return dict(sizes)
+
+
 def head_sizes(cfg: Config, dataset: str) -> tuple[dict[str, int], str]:
     """Classes per head for ``dataset`` and where the numbers come from.
 

@@ -19,6 +19,42 @@ LEGEND = (
 )
 
 
+def ci_legend(table: Table) -> str:
+    """How the intervals were computed (printed under every table)."""
+    resamples, seed = table.bootstrap
+    return (f"95% CI = hierarchical percentile bootstrap of the reproduced mean ({resamples:,} resamples, "
+            f"seed {seed}) from the runs' per-clip predictions.csv: each resample draws the seeds with "
+            "replacement, then the test clips with replacement (the same clips for every seed), and "
+            "averages the seeds' accuracies; so it counts both the test-set and the seed-to-seed variation "
+            "(with one seed, the test clips only). — where a run has no predictions.csv.")
+
+
+def fmt_ci(row: Row, cell: Cell) -> str:
+    """``[low, high]`` of the cell's interval, ``—`` without one, empty for cited rows."""
+    if row.kind == "cited":
+        return ""
+    return DASH if cell.ci is None else f"[{cell.ci.low:.1f}, {cell.ci.high:.1f}]"
+
+
+def reference_line(table: Table) -> str | None:
+    """Classes per head, chance level and majority-class rate of the columns shown."""
+    if not table.references:
+        return None
+    heads = ", ".join(f"{h} {n if n is not None else 'unknown'}" for h, n in table.classes.items())
+    parts = []
+    for m in table.columns:
+        ref = table.references.get(m)
+        if ref is None:
+            continue
+        chance = DASH if ref.chance is None else f"{ref.chance:.1f}%"
+        major = DASH if ref.majority is None else f"{ref.majority:.1f}%"
+        parts.append(f"{metric_label(m)}: chance {chance}, majority class {major}")
+    clips = next((r.clips for r in table.references.values() if r.clips), None)
+    where = f" of the {clips} test clips" if clips else " (unknown: no predictions.csv)"
+    return (f"Classes per head: {heads}. Reference rates — {'; '.join(parts)}. Chance = a uniform guess; "
+            f"majority class = always answering the most frequent class{where}.")
+
+
 def fmt_num(x: float | None) -> str:
     """One decimal, or an em dash for a missing number."""
     return DASH if x is None else f"{x:.1f}"
@@ -47,7 +83,9 @@ def row_note(table: Table, row: Row) -> str:
         return NOT_RUN
     missing = [s for s in table.configured_seeds if s not in row.seeds]
     found = f"seed{'s' if row.n > 1 else ''} {', '.join(map(str, row.seeds))}"
-    return found + (f"; missing {', '.join(map(str, missing))}" if missing else "")
+    capped = row.capped
+    return (found + (f"; missing {', '.join(map(str, missing))}" if missing else "")
+            + "".join(f"; seed {s} capped at step {step}" for s, step in sorted(capped.items())))
 
 
 def weights_note(table: Table) -> str | None:
@@ -64,7 +102,8 @@ def _cells(table: Table, row: Row) -> list[str]:
     out = [row.label]
     for m in table.columns:
         c = row.cells[m]
-        out += [fmt_num(c.paper), fmt_reproduced(row, c), "" if row.kind == "cited" else fmt_diff(c.diff)]
+        out += [fmt_num(c.paper), fmt_reproduced(row, c), fmt_ci(row, c),
+                "" if row.kind == "cited" else fmt_diff(c.diff)]
     out += ["" if row.kind == "cited" else str(row.n), row_note(table, row)]
     return out
 
@@ -73,15 +112,27 @@ def _header(table: Table) -> list[str]:
     head = ["Model"]
     for m in table.columns:
         lab = metric_label(m)
-        head += [f"{lab} paper", f"{lab} reproduced", f"{lab} Δ"]
+        head += [f"{lab} paper", f"{lab} reproduced", f"{lab} 95% CI", f"{lab} Δ"]
     return head + ["n", "Note"]
+
+
+def _preamble(table: Table) -> list[str]:
+    """Lines under the title: weights, reference rates, notes."""
+    out = []
+    note = weights_note(table)
+    if note:
+        out.append(note)
+    ref = reference_line(table)
+    if ref:
+        out.append(ref)
+    out += list(table.notes)
+    return out
 
 
 def to_markdown(table: Table, prov: Provenance) -> str:
     """The table as Markdown, with legend and provenance."""
     lines = [f"# {table.title}", ""]
-    note = weights_note(table)
-    if note:
+    for note in _preamble(table):
         lines += [f"*{note}*", ""]
     for w in prov.warnings:
         lines.append(f"> **WARNING: {w}**")
@@ -92,7 +143,7 @@ def to_markdown(table: Table, prov: Provenance) -> str:
     lines.append("| " + " | ".join([":---"] + ["---:"] * (len(head) - 2) + [":---"]) + " |")
     for row in table.rows:
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in _cells(table, row)) + " |")
-    lines += ["", LEGEND, "", "## Provenance", ""]
+    lines += ["", LEGEND + " " + ci_legend(table), "", "## Provenance", ""]
     lines += [f"- {label}: {text}" for label, text in prov.items]
     return "\n".join(lines) + "\n"
 
@@ -112,8 +163,8 @@ def tex_escape(text: str) -> str:
 
 def to_latex(table: Table, prov: Provenance) -> str:
     """The table as a LaTeX ``table`` (booktabs), with legend and provenance as a footnote block."""
-    ncols = 1 + 3 * len(table.columns) + 2
-    spec = "l" + "rrr" * len(table.columns) + "rl"
+    ncols = 1 + 4 * len(table.columns) + 2
+    spec = "l" + "rrrr" * len(table.columns) + "rl"
     lines = [
         "% Generated by `python -m datar table`; needs \\usepackage{booktabs} and \\usepackage{graphicx}.",
         r"\begin{table}[t]",
@@ -124,11 +175,11 @@ def to_latex(table: Table, prov: Provenance) -> str:
         rf"\begin{{tabular}}{{{spec}}}",
         r"\toprule",
     ]
-    group = ["Model"] + [rf"\multicolumn{{3}}{{c}}{{{tex_escape(metric_label(m))}}}" for m in table.columns] + ["", ""]
+    group = ["Model"] + [rf"\multicolumn{{4}}{{c}}{{{tex_escape(metric_label(m))}}}" for m in table.columns] + ["", ""]
     lines.append(" & ".join(group) + r" \\")
-    rules = " ".join(rf"\cmidrule(lr){{{2 + 3 * i}-{4 + 3 * i}}}" for i in range(len(table.columns)))
+    rules = " ".join(rf"\cmidrule(lr){{{2 + 4 * i}-{5 + 4 * i}}}" for i in range(len(table.columns)))
     lines.append(rules)
-    sub = [""] + ["paper", "reproduced", tex_escape("Δ")] * len(table.columns) + ["n", "note"]
+    sub = [""] + ["paper", "reproduced", "95\\% CI", tex_escape("Δ")] * len(table.columns) + ["n", "note"]
     lines.append(" & ".join(sub) + r" \\")
     lines.append(r"\midrule")
     for row in table.rows:
@@ -136,10 +187,9 @@ def to_latex(table: Table, prov: Provenance) -> str:
     lines += [r"\bottomrule", r"\end{tabular}}", "", r"\smallskip", r"\begin{minipage}{\linewidth}\footnotesize"]
     for w in prov.warnings:
         lines.append(rf"\textbf{{WARNING: {tex_escape(w)}}}\\")
-    note = weights_note(table)
-    if note:
+    for note in _preamble(table):
         lines.append(rf"\textit{{{tex_escape(note)}}}\\")
-    lines.append(tex_escape(LEGEND) + r"\\")
+    lines.append(tex_escape(LEGEND + " " + ci_legend(table)) + r"\\")
     for label, text in prov.items:
         lines.append(rf"\textit{{{tex_escape(label)}}}: {tex_escape(text)}\\")
     lines += [r"\end{minipage}", r"\end{table}"]
@@ -157,17 +207,23 @@ def to_csv(table: Table, prov: Provenance) -> str:
     Provenance is not repeated per row; the Markdown and LaTeX files carry it.
     """
     buf = io.StringIO()
-    fields = ["table", "demo", "row", "label", "status", "cited", "n", "seeds"]
+    fields = ["table", "demo", "kind", "row", "label", "status", "cited", "n", "seeds", "capped_at_step"]
     for m in table.csv_columns:
-        fields += [f"{m}_paper", f"{m}_mean", f"{m}_std", f"{m}_n", f"{m}_diff"]
+        fields += [f"{m}_paper", f"{m}_mean", f"{m}_std", f"{m}_n", f"{m}_diff", f"{m}_ci_low", f"{m}_ci_high",
+                   f"{m}_classes", f"{m}_chance", f"{m}_majority"]
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(fields)
     for row in table.rows:
-        line: list[str] = [table.name, str(table.demo).lower(), row.key, row.label, row.status, row.cited or "",
-                           "" if row.kind == "cited" else str(row.n), " ".join(map(str, row.seeds))]
+        capped = " ".join(f"{s}:{step}" for s, step in sorted(row.capped.items()))
+        line: list[str] = [table.name, str(table.demo).lower(), table.kind, row.key, row.label, row.status,
+                           row.cited or "", "" if row.kind == "cited" else str(row.n), " ".join(map(str, row.seeds)),
+                           capped]
         for m in table.csv_columns:
             c = row.cells[m]
+            ref = table.references.get(m)
             line += [_csv_num(c.paper), _csv_num(c.mean), _csv_num(c.std), "" if row.kind == "cited" else str(c.n),
-                     _csv_num(c.diff)]
+                     _csv_num(c.diff), _csv_num(c.ci.low if c.ci else None), _csv_num(c.ci.high if c.ci else None),
+                     "" if ref is None or ref.classes is None else str(ref.classes),
+                     _csv_num(ref.chance if ref else None), _csv_num(ref.majority if ref else None)]
         w.writerow(line)
     return buf.getvalue()

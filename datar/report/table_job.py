@@ -1,4 +1,4 @@
-"""One table job: read config, paper numbers and metrics; write ``.md``, ``.tex``, ``.csv``."""
+"""One table job: read config, paper numbers, metrics and predictions; write ``.md``, ``.tex``, ``.csv``, ``.html``."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from pathlib import Path
 
 from datar.config import Config
 from datar.io import write_text_atomic
+from datar.report.html import markdown_to_html
 from datar.report.metrics import read_all
 from datar.report.paper import PaperNumbers
-from datar.report.provenance import collect_provenance
+from datar.report.predictions import check_against_metrics, load_run_predictions
+from datar.report.provenance import collect_provenance, known_head_sizes
 from datar.report.render import to_csv, to_latex, to_markdown
 from datar.report.tables import build_table
 
@@ -25,7 +27,10 @@ def write_table(
     *,
     measure: bool = True,
 ) -> list[Path]:
-    """Render table ``name`` to ``{out_prefix}.md``, ``.tex`` and ``.csv`` (each atomically).
+    """Render table ``name`` to ``{out_prefix}.md``, ``.tex``, ``.csv`` and ``.html`` (each atomically).
+
+    The per-clip ``predictions.csv`` beside each ``metrics.json`` gives the intervals; a run
+    without one is shown without an interval (and the table says so).
 
     Args:
         cfg: the experiment config.
@@ -36,20 +41,35 @@ def write_table(
         measure: count MACs and parameters for the provenance.
 
     Returns:
-        The three written paths. Skipped metrics files and warnings go to stderr.
+        The written paths. Skipped metrics files and warnings go to stderr.
     """
     runs = read_all(metrics_paths)
-    table = build_table(cfg, name, paper, runs)
+    if name in cfg.tables:
+        dataset = cfg.tables[name].dataset
+        runs_here = [r for r in runs if r.dataset == dataset]
+        classes = known_head_sizes(cfg, dataset)
+    else:
+        runs_here, classes = [], None
+    predictions, absent = load_run_predictions(runs_here)
+    table = build_table(cfg, name, paper, runs, classes=classes, predictions=predictions)
     prov = collect_provenance(cfg, table, paper, measure=measure)
+    problems = [p for r in runs_here if (r.dataset, r.variant, r.seed) in predictions
+                for p in check_against_metrics(r, predictions[(r.dataset, r.variant, r.seed)])]
+    if problems:
+        prov = type(prov)(items=prov.items, warnings=prov.warnings + tuple(problems))
     for s in table.skipped:
         print(f"note: skipped {s}", file=sys.stderr)
+    for s in absent:
+        print(f"note: {s}", file=sys.stderr)
     for w in prov.warnings:
         print(f"WARNING: {name}: {w}", file=sys.stderr)
     prefix = Path(out_prefix)
+    md = to_markdown(table, prov)
     outs = {
-        prefix.with_name(prefix.name + ".md"): to_markdown(table, prov),
+        prefix.with_name(prefix.name + ".md"): md,
         prefix.with_name(prefix.name + ".tex"): to_latex(table, prov),
         prefix.with_name(prefix.name + ".csv"): to_csv(table, prov),
+        prefix.with_name(prefix.name + ".html"): markdown_to_html(md),
     }
     for path, text in outs.items():
         write_text_atomic(path, text)

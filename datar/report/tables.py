@@ -1,9 +1,11 @@
 """The content of one paper table: paper numbers beside reproduced mean ± std over seeds.
 
-:func:`build_table` is pure: it takes the config, the paper's numbers and the runs' metrics
-and returns a :class:`Table`; :mod:`datar.report.render` turns it into Markdown, LaTeX and
-CSV. Every reproduced number in a :class:`Table` is computed from metrics files; a row
-whose runs are missing is "not run", never filled from the paper.
+:func:`build_table` is pure: it takes the config, the paper's numbers, the runs' metrics and
+(optionally) their per-clip predictions and returns a :class:`Table`; :mod:`datar.report.render`
+turns it into Markdown, LaTeX and CSV. Every reproduced number in a :class:`Table` is
+computed from metrics files; its 95% interval from the predictions (a hierarchical
+bootstrap over seeds and clips, :mod:`datar.report.intervals`). A row whose runs are
+missing is "not run", never filled from the paper.
 """
 
 from __future__ import annotations
@@ -11,16 +13,24 @@ from __future__ import annotations
 import re
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 from datar.config import Config
 from datar.errors import ConfigError, DataError
+from datar.report.intervals import Interval, bootstrap_accuracy
+from datar.report.kind import BANNERS, banner
 from datar.report.metrics import RunMetrics
 from datar.report.paper import PaperNumbers
 from datar.variants import MODEL_VARIANTS
 
-DEMO_BANNER = "DEMO — synthetic data, not the paper's experiment"
+if TYPE_CHECKING:
+    import pandas as pd
+
+DEMO_BANNER = BANNERS["demo"]
+
+#: Top-5 is shown only for heads with more classes than this (else it is near certain).
+TOP5_MIN_CLASSES = 10
 
 #: Human-readable row labels (the paper's wording); unknown keys fall back to the key.
 ROW_LABELS: dict[str, str] = {
@@ -62,6 +72,7 @@ class Cell:
 
     paper: float | None
     values: tuple[float, ...] = ()
+    ci: Interval | None = None
 
     @property
     def n(self) -> int:
@@ -123,6 +134,34 @@ class Row:
             return "cited, not rerun"
         return "run" if self.runs else "not run"
 
+    @property
+    def capped(self) -> dict[int, int]:
+        """Seed -> step at which training was capped (``train.max_steps``), for runs that record it."""
+        out = {}
+        for r in self.runs:
+            step = r.extra.get("capped_at_step")
+            if isinstance(step, int) and not isinstance(step, bool):
+                out[r.seed] = step
+        return out
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What a metric column reads against: chance and the majority-class rate of the test split.
+
+    Attributes:
+        classes: classes of the metric's head (pairs for ``action``), or None if unknown.
+        chance: accuracy of a uniform random guess, %.
+        majority: accuracy of always answering the most frequent test class(es) (the k most
+            frequent for top-k), %, or None without per-clip labels.
+        clips: test clips the majority rate is counted on.
+    """
+
+    classes: int | None
+    chance: float | None
+    majority: float | None = None
+    clips: int | None = None
+
 
 @dataclass(frozen=True)
 class Table:
@@ -138,6 +177,11 @@ class Table:
         demo: whether any input is the synthetic demo.
         configured_seeds: the seeds the config asks for.
         skipped: metrics files given but not shown (other dataset or variant), with reasons.
+        kind: ``paper``, ``demo`` or ``rehearsal`` (the banner in the title).
+        classes: classes per head (None where unknown).
+        references: metric -> :class:`Reference` (chance, majority class), for every csv metric.
+        notes: lines printed under the title (hidden columns, capped runs, missing predictions).
+        bootstrap: ``(resamples, seed)`` of the intervals.
     """
 
     name: str
@@ -149,19 +193,76 @@ class Table:
     demo: bool
     configured_seeds: tuple[int, ...]
     skipped: tuple[str, ...] = ()
+    kind: str = "paper"
+    classes: Mapping[str, int | None] = field(default_factory=dict)
+    references: Mapping[str, Reference] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    bootstrap: tuple[int, int] = (2000, 0)
 
 
-def metric_columns(heads: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def metric_columns(heads: Sequence[str], classes: Mapping[str, int | None] | None = None
+                   ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Shown and CSV-only metric keys for a dataset with these label heads.
 
-    Single-label datasets show top-1 and top-5. Verb + noun datasets (EPIC-100) show the
-    paper's verb, noun and action top-1; their top-5 go to the CSV only.
+    Single-label datasets show top-1 and top-5, top-5 only when the head has more than
+    :data:`TOP5_MIN_CLASSES` classes (known from ``classes``). Verb + noun datasets
+    (EPIC-100) show the paper's verb, noun and action top-1; their top-5 go to the CSV only.
     """
     if tuple(heads) == ("label",):
+        n = (classes or {}).get("label")
+        if n is not None and n <= TOP5_MIN_CLASSES:
+            return ("top1",), ("top5",)
         return ("top1", "top5"), ()
     shown = tuple(f"{h}_top1" for h in heads) + ("action_top1",)
     extra = tuple(f"{h}_top5" for h in heads) + ("action_top5",)
     return shown, extra
+
+
+def metric_head(metric: str) -> tuple[str, int]:
+    """The head a metric key scores (``label`` for ``top1``) and its k."""
+    head, _, kind = metric.rpartition("_")
+    return (head or "label"), int(kind[3:])
+
+
+def references(metrics: Sequence[str], classes: Mapping[str, int | None],
+               counts: Mapping[str, "pd.Series"] | None) -> dict[str, Reference]:
+    """Chance and majority-class rates of each metric.
+
+    Args:
+        metrics: metric keys.
+        classes: classes per head (``action`` = verb x noun is derived).
+        counts: test clips per true class per head (and ``action``), e.g.
+            :func:`datar.report.predictions.class_counts`; None without predictions.
+    """
+    sizes = dict(classes)
+    if sizes.get("verb") and sizes.get("noun"):
+        sizes["action"] = sizes["verb"] * sizes["noun"]  # type: ignore[operator]
+    out = {}
+    for m in metrics:
+        head, k = metric_head(m)
+        c = sizes.get(head)
+        chance = 100.0 * min(k, c) / c if c else None
+        majority = clips = None
+        if counts is not None and head in counts and len(counts[head]):
+            col = counts[head].sort_values(ascending=False, kind="stable")
+            clips = int(col.sum())
+            majority = 100.0 * float(col.iloc[:k].sum()) / clips
+        out[m] = Reference(classes=c, chance=chance, majority=majority, clips=clips)
+    return out
+
+
+def row_intervals(row_runs: Sequence[RunMetrics], metric: str, predictions: Mapping[tuple[str, str, int], "pd.DataFrame"],
+                  *, resamples: int, seed: int, key: str) -> Interval | None:
+    """The hierarchical-bootstrap interval of one cell, None if a run lacks predictions or the metric."""
+    from datar.report.predictions import hit_matrix
+
+    frames = {r.seed: predictions.get((r.dataset, r.variant, r.seed)) for r in row_runs}
+    if not frames or any(f is None for f in frames.values()):
+        return None
+    hm = hit_matrix(frames, metric)  # type: ignore[arg-type]
+    if hm is None:
+        return None
+    return bootstrap_accuracy(hm.hits, resamples=resamples, seed=seed, key=key)
 
 
 def table_number(name: str) -> str:
@@ -180,7 +281,9 @@ def metric_label(key: str) -> str:
     return METRIC_LABELS.get(key, key)
 
 
-def build_table(cfg: Config, name: str, paper: PaperNumbers, runs: Iterable[RunMetrics]) -> Table:
+def build_table(cfg: Config, name: str, paper: PaperNumbers, runs: Iterable[RunMetrics], *,
+                classes: Mapping[str, int | None] | None = None,
+                predictions: Mapping[tuple[str, str, int], "pd.DataFrame"] | None = None) -> Table:
     """Assemble table ``name`` from the config, the paper's numbers and the runs found.
 
     Args:
@@ -189,6 +292,11 @@ def build_table(cfg: Config, name: str, paper: PaperNumbers, runs: Iterable[RunM
         paper: the paper's numbers.
         runs: metrics of any runs; those of another dataset or of a variant the table does
             not show are skipped (listed in ``Table.skipped``).
+        classes: classes per head of the table's dataset (decides whether top-5 is shown
+            and the chance level); None when unknown.
+        predictions: per-clip predictions keyed ``(dataset, variant, seed)``
+            (:func:`datar.report.predictions.load_run_predictions`): the intervals and the
+            majority-class rate come from them; cells of runs without predictions have none.
 
     Returns:
         The table; reproduced cells hold exactly the values of the matching runs.
@@ -201,7 +309,11 @@ def build_table(cfg: Config, name: str, paper: PaperNumbers, runs: Iterable[RunM
     if name not in cfg.tables:
         raise ConfigError(f"tables.{name}: no such table in config {cfg.name!r}; known: {', '.join(sorted(cfg.tables))}")
     tcfg = cfg.tables[name]
-    shown, extra = metric_columns(cfg.dataset(tcfg.dataset).heads)
+    heads = tuple(cfg.dataset(tcfg.dataset).heads)
+    sizes: dict[str, int | None] = {h: (classes or {}).get(h) for h in heads}
+    shown, extra = metric_columns(heads, sizes)
+    predictions = predictions or {}
+    resamples, bseed = cfg.report.bootstrap_resamples, cfg.report.bootstrap_seed
     paper_rows = paper.table(name)
     by_variant: dict[str, list[RunMetrics]] = {}
     skipped: list[str] = []
@@ -228,14 +340,44 @@ def build_table(cfg: Config, name: str, paper: PaperNumbers, runs: Iterable[RunM
         for metric in shown + extra:
             pval = prow.values.get(metric) if prow is not None else None
             vals = () if cited is not None else tuple(r.metrics[metric] for r in row_runs if metric in r.metrics)
-            cells[metric] = Cell(paper=pval, values=vals)
+            ci = None
+            if vals and cited is None:
+                ci = row_intervals(row_runs, metric, predictions, resamples=resamples, seed=bseed,
+                                   key=f"{name}/{key}/{metric}")
+            cells[metric] = Cell(paper=pval, values=vals, ci=ci)
         rows.append(Row(key=key, label=row_label(key), kind="cited" if cited else "run", cells=cells,
                         runs=() if cited else row_runs, cited=cited))
     demo = cfg.demo or any(r.demo for rs in by_variant.values() for r in rs)
+    kind = "demo" if demo and cfg.run_kind == "paper" else cfg.run_kind
     title = f"Table {table_number(name)}: {tcfg.title}"
-    if demo:
-        title = f"{DEMO_BANNER}. {title}"
-    # CSV-only columns appear only when some run measured them.
-    extra_kept = tuple(m for m in extra if any(row.cells[m].n for row in rows))
+    if banner(kind):
+        title = f"{banner(kind)}. {title}"
+    # CSV-only columns appear only when some run measured them (or they are hidden top-5).
+    extra_kept = tuple(m for m in extra if any(row.cells[m].n for row in rows) or m == "top5")
+    counts = None
+    shown_runs = [r for row in rows for r in row.runs]
+    for r in shown_runs:
+        frame = predictions.get((r.dataset, r.variant, r.seed))
+        if frame is not None:
+            from datar.report.predictions import class_counts
+
+            counts = class_counts(frame)
+            break
+    refs = references(shown + extra_kept, sizes, counts)
+    notes = []
+    if "top5" in extra and "top5" not in shown:
+        n = sizes.get("label")
+        notes.append(f"Top-5 is not shown: with {n} classes (at most {TOP5_MIN_CLASSES}) it says little "
+                     f"(chance {refs['top5'].chance:.1f}%); the csv keeps it.")
+    capped = [(row.label, s, step) for row in rows for s, step in sorted(row.capped.items())]
+    if capped:
+        notes.append("Capped runs (train.max_steps): " + "; ".join(
+            f"{label} seed {s} stopped at step {step}" for label, s, step in capped)
+            + ". They trained less than the configured epochs.")
+    missing = [f"{row.label} seed {r.seed}" for row in rows for r in row.runs
+               if (r.dataset, r.variant, r.seed) not in predictions]
+    if missing:
+        notes.append("No per-clip predictions (so no interval) for: " + ", ".join(missing) + ".")
     return Table(name=name, title=title, dataset=tcfg.dataset, columns=shown, csv_columns=shown + extra_kept,
-                 rows=tuple(rows), demo=demo, configured_seeds=tuple(cfg.seeds), skipped=tuple(skipped))
+                 rows=tuple(rows), demo=demo, configured_seeds=tuple(cfg.seeds), skipped=tuple(skipped),
+                 kind=kind, classes=sizes, references=refs, notes=tuple(notes), bootstrap=(resamples, bseed))

@@ -70,6 +70,9 @@ localrules:
     availability,
     data_version,
     table,
+    claims,
+    availability_page,
+    report_front,
 
 
 def resolved_config(wildcards, input):
@@ -137,6 +140,60 @@ def train_fbank_files(wildcards):
 def table_metrics(wildcards):
     """metrics.json of every (variant, seed) a table shows; cited rows need no run."""
     return runs.table_metrics(CFG, wildcards.table)
+
+
+def table_predictions(wildcards):
+    """predictions.csv beside each metrics.json of a table (the intervals come from them)."""
+    return runs.predictions_of(runs.table_metrics(CFG, wildcards.table))
+
+
+def claims_metrics(wildcards):
+    """metrics.json of every run any table shows (the claims compare rows of the tables)."""
+    return runs.all_table_metrics(CFG)
+
+
+def claims_predictions(wildcards):
+    return runs.predictions_of(runs.all_table_metrics(CFG))
+
+
+def claims_availability(wildcards):
+    return [f"{RESULTS}/data/{d}_availability.csv" for d in runs.table_datasets(CFG)]
+
+
+def table_labels(wildcards):
+    """Report labels of a table: which one, and on which dataset."""
+    t = CFG.tables[wildcards.table]
+    return {"table": wildcards.table, "dataset": t.dataset, "title": t.title}
+
+
+def dataset_labels(wildcards):
+    return {"dataset": wildcards.dataset}
+
+
+def class_predictions(wildcards):
+    """predictions.csv of every seed of one dataset x variant."""
+    return [f"{runs.run_dir(RESULTS, wildcards.dataset, wildcards.variant, s)}/predictions.csv" for s in CFG.seeds]
+
+
+def class_labels(wildcards):
+    from datar.report.tables import row_label
+
+    return {"dataset": wildcards.dataset, "variant": row_label(wildcards.variant)}
+
+
+def front_versions(wildcards):
+    return [f"{DATA}/{d}/version.json" for d in runs.table_datasets(CFG)]
+
+
+def front_tables(wildcards):
+    return [f"{RESULTS}/tables/{t}.csv" for t in TABLES] + [f"{RESULTS}/tables/claims.csv"]
+
+
+def configfile_args(wildcards):
+    """The --configfile arguments this workflow was started with (for the front page's commands)."""
+    rel = [os.path.relpath(p) for p in workflow.overwrite_configfiles]
+    shown = [r if not r.startswith("..") else str(p) for r, p in zip(rel, workflow.overwrite_configfiles)]
+    return " ".join(shown) or "config/config.yaml"
 
 
 def table_availability(wildcards):

@@ -105,11 +105,7 @@ rule availability:
         status=status_files,
         valid=valid_files,
     output:
-        md=report(
-            f"{RESULTS}/data/{{dataset}}_availability.md",
-            caption="../report/availability.rst",
-            category="Data",
-        ),
+        md=f"{RESULTS}/data/{{dataset}}_availability.md",  # the report shows its HTML page (report.smk)
         csv=f"{RESULTS}/data/{{dataset}}_availability.csv",
     log:
         f"{RESULTS}/logs/availability/{{dataset}}.log",

@@ -1,21 +1,26 @@
-# Tables 1-4 (paper numbers beside reproduced ones), Fig. 1 and the extra figures.
+# Tables 1-4 (paper numbers beside reproduced ones), the claims, Fig. 1, the extra figures and
+# the report's pages. Report items are HTML or PNG (shown inline); md/tex/csv are the files of record.
 
 
 rule table:
-    """One of the paper's tables from the runs' metrics, as markdown, LaTeX and csv."""
+    """One of the paper's tables from the runs' metrics and predictions, as markdown, LaTeX, csv and HTML."""
     input:
         metrics=table_metrics,
+        predictions=table_predictions,
         availability=table_availability,
         version=table_version,
         paper=PAPER,
     output:
-        md=report(f"{RESULTS}/tables/{{table}}.md", caption="../report/table.rst", category="Tables"),
+        md=f"{RESULTS}/tables/{{table}}.md",
         tex=f"{RESULTS}/tables/{{table}}.tex",
         csv=f"{RESULTS}/tables/{{table}}.csv",
+        html=report(f"{RESULTS}/tables/{{table}}.html", caption="../report/table.rst", category="Tables",
+                    labels=table_labels),
     log:
         f"{RESULTS}/logs/table/{{table}}.log",
     params:
         cfg=resolved_config,
+        sections=section_hash("tables", "report"),
         prefix=output_prefix,
     conda:
         ENV
@@ -24,12 +29,94 @@ rule table:
         " --paper {input.paper} --out-prefix {params.prefix} {input.metrics} > {log} 2>&1"
 
 
+rule claims:
+    """Every quantitative claim of the paper: reproduced Δ (paired), 95% CI, p-value and verdict."""
+    input:
+        metrics=claims_metrics,
+        predictions=claims_predictions,
+        availability=claims_availability,
+        paper=PAPER,
+    output:
+        md=f"{RESULTS}/tables/claims.md",
+        tex=f"{RESULTS}/tables/claims.tex",
+        csv=f"{RESULTS}/tables/claims.csv",
+        html=report(f"{RESULTS}/tables/claims.html", caption="../report/claims.rst", category="Claims",
+                    labels={"table": "claims", "what": "every quantitative claim of the paper, with a verdict"}),
+    log:
+        f"{RESULTS}/logs/claims.log",
+    params:
+        cfg=resolved_config,
+        sections=section_hash("tables", "report", "model", "fbank"),
+        prefix=output_prefix,
+    conda:
+        ENV
+    shell:
+        "python -m datar claims --config {params.cfg} --paper {input.paper}"
+        " --out-prefix {params.prefix} {input.metrics} > {log} 2>&1"
+
+
+rule availability_page:
+    """The availability report as a self-contained HTML page (the report shows it inline)."""
+    input:
+        f"{RESULTS}/data/{{dataset}}_availability.md",
+    output:
+        report(f"{RESULTS}/report/{{dataset}}_availability.html", caption="../report/availability.rst",
+               category="Data", labels=dataset_labels),
+    log:
+        f"{RESULTS}/logs/report/{{dataset}}_availability.log",
+    conda:
+        ENV
+    shell:
+        "python -m datar html {input} {output} > {log} 2>&1"
+
+
+rule report_front:
+    """The report's front page: config, kind, commits, data versions, sections, how to regenerate."""
+    input:
+        versions=front_versions,
+        metrics=claims_metrics,
+        tables=front_tables,
+    output:
+        f"{RESULTS}/report/front.rst",
+    log:
+        f"{RESULTS}/logs/report/front.log",
+    params:
+        cfg=resolved_config,
+        configfiles=configfile_args,
+    conda:
+        ENV
+    shell:
+        "python -m datar report-front --config {params.cfg} --configfile-args {params.configfiles:q}"
+        " --out {output} {input.metrics} > {log} 2>&1"
+
+
+rule figure_classes:
+    """Per-class accuracy and the confusion matrix of one variant on one dataset (every head)."""
+    input:
+        class_predictions,
+    output:
+        png=report(f"{RESULTS}/figures/classes/{{dataset}}/{{variant}}.png", caption="../report/classes.rst",
+                   category="Figures", subcategory="Per-class accuracy and confusion", labels=class_labels),
+        csv=f"{RESULTS}/figures/classes/{{dataset}}/{{variant}}.csv",
+    log:
+        f"{RESULTS}/logs/figures/classes/{{dataset}}/{{variant}}.log",
+    params:
+        cfg=resolved_config,
+        prefix=output_prefix,
+    conda:
+        ENV
+    shell:
+        "python -m datar figure-classes --config {params.cfg} --dataset {wildcards.dataset}"
+        " --variant {wildcards.variant} --out-prefix {params.prefix} {input} > {log} 2>&1"
+
+
 rule figure_adaptor:
     """Fig. 1: input log-mel, adapted input, and what the learnable adaptor added."""
     input:
         checkpoint=fig1_checkpoint,
     output:
-        png=report(f"{RESULTS}/figures/fig1_adaptor.png", caption="../report/fig1.rst", category="Figures"),
+        png=report(f"{RESULTS}/figures/fig1_adaptor.png", caption="../report/fig1.rst", category="Figures",
+                   subcategory="Fig. 1 and sampling points", labels={"figure": "Fig. 1: input adaptor"}),
         pdf=f"{RESULTS}/figures/fig1_adaptor.pdf",
     log:
         f"{RESULTS}/logs/figures/fig1_adaptor.log",
@@ -49,7 +136,8 @@ rule figure_deform:
     input:
         checkpoint=fig1_checkpoint,
     output:
-        png=report(f"{RESULTS}/figures/deform_points.png", caption="../report/deform.rst", category="Figures"),
+        png=report(f"{RESULTS}/figures/deform_points.png", caption="../report/deform.rst", category="Figures",
+                   subcategory="Fig. 1 and sampling points", labels={"figure": "deformable sampling points"}),
         pdf=f"{RESULTS}/figures/deform_points.pdf",
     log:
         f"{RESULTS}/logs/figures/deform_points.log",
@@ -69,7 +157,8 @@ rule figure_curves:
     input:
         curve_logs,
     output:
-        png=report(f"{RESULTS}/figures/curves_{{dataset}}.png", caption="../report/curves.rst", category="Figures"),
+        png=report(f"{RESULTS}/figures/curves_{{dataset}}.png", caption="../report/curves.rst", category="Figures",
+                   subcategory="Training curves", labels=dataset_labels),
         pdf=f"{RESULTS}/figures/curves_{{dataset}}.pdf",
     log:
         f"{RESULTS}/logs/figures/curves_{{dataset}}.log",
@@ -79,4 +168,5 @@ rule figure_curves:
     conda:
         ENV
     shell:
-        "python -m datar figure-curves --config {params.cfg} --out-prefix {params.prefix} {input} > {log} 2>&1"
+        "python -m datar figure-curves --config {params.cfg} --dataset {wildcards.dataset}"
+        " --out-prefix {params.prefix} {input} > {log} 2>&1"
