@@ -116,6 +116,11 @@ class PretrainedConfig:
 class ModelConfig:
     size: Literal["tiny", "T", "S", "B"] = "B"
     adaptor_kernel: int = 3
+    windows: tuple[int, ...] = (8, 8, 8, 4)
+    offset_range_factor: float = 2.0
+    offset_kernel: tuple[int, ...] = (5, 3)
+    kv_stride: int = 1
+    drop_path_rate: float | None = None
     pretrained: PretrainedConfig = field(default_factory=PretrainedConfig)
 
 
@@ -303,6 +308,9 @@ def config_from_mapping(raw: Mapping[str, Any], *, origin: str = "config") -> Co
     cfg = _build(Config, raw, "")
     cfg = dataclasses.replace(cfg, raw=raw)
     _check_references(cfg, origin)
+    from datar.train.schedule import check_schedule  # here: schedule.py imports this module
+
+    check_schedule(cfg.train, cfg.train.epochs, origin=origin)
     return cfg
 
 

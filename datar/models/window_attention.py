@@ -8,6 +8,7 @@ any input size works without padding.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
@@ -76,10 +77,11 @@ class WindowAttention(nn.Module):
         dim: channels C.
         num_heads: attention heads (must divide ``dim``).
         window: (wh, ww) window size; must divide the feature map at forward time.
-        mode: ``"local"`` (plain windows) or ``"shifted"`` (windows rolled by half a
-            window; an axis whose window spans the whole map is not shifted).
-        fmap_size: (H, W) feature-map size this layer is built for; used only to decide
-            which axes can be shifted.
+        mode: ``"local"`` (plain windows) or ``"shifted"`` (the map rolled by ceil(w / 2)
+            per axis as DAT does, with a -100 mask across the roll seam; an axis whose
+            window spans the whole map is not shifted).
+        fmap_size: (H, W) feature-map size this layer is built for (the shift and the
+            seam mask depend on it; forward checks it).
     """
 
     def __init__(
@@ -105,13 +107,20 @@ class WindowAttention(nn.Module):
         self.window = (wh, ww)
         self.mode = mode
         self.fmap_size = (h, w)
-        self.shift = (wh // 2 if wh < h else 0, ww // 2 if ww < w else 0) if mode == "shifted" else (0, 0)
+        # DAT shifts by ceil(w / 2); an axis whose window spans the whole map is not shifted.
+        self.shift = (
+            (math.ceil(wh / 2) if 1 < wh < h else 0, math.ceil(ww / 2) if 1 < ww < w else 0)
+            if mode == "shifted" else (0, 0)
+        )
         self.scale = (dim // num_heads) ** -0.5
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
         self.rel_pos_table = nn.Parameter(torch.zeros(num_heads, 2 * wh - 1, 2 * ww - 1))
-        nn.init.trunc_normal_(self.rel_pos_table, std=0.02)
+        nn.init.trunc_normal_(self.rel_pos_table, std=0.01)
         self.register_buffer("rel_pos_index", relative_position_index(wh, ww), persistent=False)
+        sh, sw = self.shift
+        self.register_buffer("attn_mask", shifted_window_mask(h, w, wh, ww, sh, sw) if sh or sw else None,
+                             persistent=False)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, heads={self.num_heads}, window={self.window}, mode={self.mode}, shift={self.shift}"
@@ -125,8 +134,9 @@ class WindowAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, H, W, C) -> (B, H, W, C)."""
         b, h, w, c = x.shape
+        if (h, w) != self.fmap_size:
+            raise ValueError(f"x: expected a {self.fmap_size[0]} x {self.fmap_size[1]} map, got {h} x {w}")
         wh, ww = self.window
-        assert h % wh == 0 and w % ww == 0, "window must divide the feature map"
         sh, sw = self.shift
         if sh or sw:
             x = torch.roll(x, shifts=(-sh, -sw), dims=(1, 2))
@@ -136,7 +146,7 @@ class WindowAttention(nn.Module):
         q, k, v = qkv[0], qkv[1], qkv[2]  # (B*nW, heads, n, d)
         logits = (q * self.scale) @ k.transpose(-2, -1) + self.relative_bias().unsqueeze(0)
         if sh or sw:
-            mask = shifted_window_mask(h, w, wh, ww, sh, sw).to(logits)  # (nW, n, n)
+            mask = self.attn_mask.to(logits.dtype)  # (nW, n, n)
             logits = logits.view(b, nh * nw, self.num_heads, wh * ww, wh * ww) + mask[None, :, None]
             logits = logits.view(-1, self.num_heads, wh * ww, wh * ww)
         out = (logits.softmax(dim=-1) @ v).transpose(1, 2).reshape(-1, wh * ww, c)

@@ -33,7 +33,7 @@ from datar.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from datar.config import Config, dump_config
 from datar.errors import ConfigError, TrainingError
 from datar.io import write_json_atomic, write_text_atomic
-from datar.models import VARIANTS, build_model
+from datar.models import VARIANTS, build_model, model_options
 from datar.train import state as st
 from datar.train.data import SplitData, load_split, make_loader, resolve_workers
 from datar.train.distributed import (DeviceFlag, DistInfo, any_rank, barrier, dist_from_env, init_distributed,
@@ -105,7 +105,8 @@ class _Position:
 
 
 def _model_overrides(cfg: Config, variant: str) -> dict[str, Any]:
-    return {"adaptor_kernel_size": cfg.model.adaptor_kernel} if VARIANTS[variant].family == "dat" else {}
+    """The ``model:`` settings as :func:`build_model` keywords (stored in checkpoints as ``overrides``)."""
+    return model_options(cfg.model, variant)
 
 
 def _load_pretrained(cfg: Config, variant: str, model: nn.Module, say: Progress) -> bool:
