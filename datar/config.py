@@ -140,6 +140,8 @@ class TrainConfig:
     specaugment: bool = True
     grad_clip: float | None = None
     num_workers: int | Literal["auto"] = "auto"
+    max_steps: int | None = None
+    compile: bool = False
 
 
 @dataclass(frozen=True)

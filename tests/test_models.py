@@ -259,3 +259,60 @@ def test_laplace_noise_is_finite_at_the_edges_of_rand(monkeypatch, edge):
     out = noise(torch.zeros(4, 8))
     assert torch.isfinite(out).all()
     assert out.abs().max() < 0.005 * 20  # |log(eps)| is about 16
+
+
+def _explicit_deformable(attn: DeformableAttention, x: torch.Tensor) -> torch.Tensor:
+    """softmax(q k^T * scale + bias) v with explicit matmuls, from the module's own parts."""
+    b, h, w, c = x.shape
+    m, d = attn.num_heads, attn.head_dim
+    q = attn.q(x)
+    pos, _ = attn.sampling_positions(q)
+    sampled = torch.nn.functional.grid_sample(
+        x.permute(0, 3, 1, 2).reshape(b * attn.groups, c // attn.groups, h, w), pos[..., (1, 0)],
+        mode="bilinear", padding_mode="zeros", align_corners=True).reshape(b, c, -1).transpose(1, 2)
+    k = attn.k(sampled).view(b, -1, m, d).transpose(1, 2)
+    v = attn.v(sampled).view(b, -1, m, d).transpose(1, 2)
+    qh = q.reshape(b, h * w, m, d).transpose(1, 2)
+    logits = (qh @ k.transpose(-2, -1)) * attn.scale + attn.position_bias(pos).reshape(b, m, h * w, -1)
+    return attn.proj((logits.softmax(-1) @ v).transpose(1, 2).reshape(b, h, w, c))
+
+
+def _explicit_window(attn: WindowAttention, x: torch.Tensor) -> torch.Tensor:
+    b, h, w, c = x.shape
+    (wh, ww), (sh, sw), heads = attn.window, attn.shift, attn.num_heads
+    xs = torch.roll(x, shifts=(-sh, -sw), dims=(1, 2))
+    win = xs.view(b, h // wh, wh, w // ww, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, wh * ww, c)
+    q, k, v = attn.qkv(win).view(win.shape[0], wh * ww, 3, heads, -1).permute(2, 0, 3, 1, 4)
+    logits = (q * attn.scale) @ k.transpose(-2, -1) + attn.relative_bias()
+    if sh or sw:
+        nw = (h // wh) * (w // ww)
+        logits = (logits.view(b, nw, heads, wh * ww, -1) + attn.attn_mask[None, :, None]).view_as(logits)
+    out = attn.proj((logits.softmax(-1) @ v).transpose(1, 2).reshape(-1, wh * ww, c))
+    out = out.view(b, h // wh, w // ww, wh, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(b, h, w, c)
+    return torch.roll(out, shifts=(sh, sw), dims=(1, 2))
+
+
+@pytest.mark.parametrize("kind", ["deformable", "local", "shifted"])
+def test_fused_attention_equals_the_explicit_form_forward_and_backward(kind):
+    """scaled_dot_product_attention with the bias / seam mask as its additive mask: same values, same grads."""
+    if kind == "deformable":
+        attn = DeformableAttention(dim=24, num_heads=6, groups=3, fmap_size=(6, 10))
+        explicit = _explicit_deformable
+        with torch.no_grad():
+            attn.rpe_table.normal_()
+            attn.offset_net.pointwise.weight.mul_(5.0)
+    else:
+        attn = WindowAttention(dim=24, num_heads=3, window=(4, 4), mode=kind, fmap_size=(8, 12))
+        explicit = _explicit_window
+        with torch.no_grad():
+            attn.rel_pos_table.normal_()
+    x = torch.randn(2, *attn.fmap_size, 24, requires_grad=True)
+    fused = attn(x)
+    grads = torch.autograd.grad(fused.square().sum(), [x, *attn.parameters()])
+    ref = explicit(attn, x)
+    ref_grads = torch.autograd.grad(ref.square().sum(), [x, *attn.parameters()])
+    torch.testing.assert_close(fused, ref, rtol=1e-5, atol=1e-5)
+    for g, r in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(g, r, rtol=1e-4, atol=1e-5)
+    with torch.no_grad():  # inference takes the fused CPU kernel
+        torch.testing.assert_close(attn(x), ref, rtol=1e-5, atol=1e-5)

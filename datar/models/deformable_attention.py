@@ -193,6 +193,15 @@ class DeformableAttention(nn.Module):
         offset = torch.stack([raw[..., 0].tanh() * (1.0 / hk), raw[..., 1].tanh() * (1.0 / wk)], dim=-1)
         return ref + offset * self.offset_range_factor, ref
 
+    def _half_query_grid_xy(self, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """0.5 x the query grid, (x, y) order: (H*W, 2), cached (scaling by 0.5 is exact)."""
+        key = ("half_query_xy", device, dtype)
+        grid = self._grids.get(key)
+        if grid is None:
+            h, w = self.fmap_size
+            grid = self._grids[key] = (self._grid(h, w, device, dtype).flip(-1) * 0.5).reshape(h * w, 2)
+        return grid
+
     def position_bias(self, pos: torch.Tensor) -> torch.Tensor:
         """Deformable relative position bias phi(B_hat; R).
 
@@ -202,18 +211,27 @@ class DeformableAttention(nn.Module):
         Returns:
             (B*G, M/G, H*W, Hk*Wk): the group's heads of the table sampled bilinearly
             (zero padding, ``align_corners=True``) at ``(q - pos) * 0.5``, in ``pos``'s dtype.
+
+        The displacement grid is written once, already in grid_sample's (x, y) order, as
+        ``0.5 q - 0.5 pos``: bit-identical to ``(q - pos) * 0.5`` (a power-of-two scale
+        commutes with rounding) without a second pass or an (y, x) -> (x, y) copy over the
+        (H*W) x (Hk*Wk) grid.
         """
         bg = pos.shape[0]
         h, w = self.fmap_size
-        qgrid = self._grid(h, w, pos.device, pos.dtype).view(1, h * w, 1, 2)
-        displacement = (qgrid - pos.reshape(bg, 1, -1, 2)) * 0.5  # (B*G, HW, Nk, 2)
+        half_q = self._half_query_grid_xy(pos.device, pos.dtype).view(1, h * w, 1, 2)
+        half_pos = (pos.flip(-1) * 0.5).reshape(bg, 1, -1, 2)  # small: (B*G, 1, Nk, 2)
+        displacement = half_q - half_pos  # (B*G, HW, Nk, 2), (x, y)
         table = self.rpe_table.to(pos.dtype)[None].expand(bg // self.groups, -1, -1, -1)
         table = table.reshape(bg, self.num_heads // self.groups, 2 * h - 1, 2 * w - 1)
-        return F.grid_sample(table, displacement[..., (1, 0)], mode="bilinear", padding_mode="zeros",
-                             align_corners=True)
+        return F.grid_sample(table, displacement, mode="bilinear", padding_mode="zeros", align_corners=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, H, W, C) -> (B, H, W, C)."""
+        """(B, H, W, C) -> (B, H, W, C).
+
+        ``softmax(q k^T * scale + bias) v`` per head as one fused
+        ``scaled_dot_product_attention`` with the bias as its additive mask.
+        """
         self._check_input(x)
         b, h, w, c = x.shape
         g, m, d = self.groups, self.num_heads, self.head_dim
@@ -223,14 +241,13 @@ class DeformableAttention(nn.Module):
             self.last_points = pos.detach().view(b, g, *pos.shape[1:])
             self.last_reference = ref.detach()
         x_groups = x.permute(0, 3, 1, 2).reshape(b * g, c // g, h, w).to(pos.dtype)
-        sampled = F.grid_sample(x_groups, pos[..., (1, 0)], mode="bilinear", padding_mode="zeros",
+        sampled = F.grid_sample(x_groups, pos.flip(-1), mode="bilinear", padding_mode="zeros",
                                 align_corners=True)  # (B*G, C/G, Hk, Wk)
         nk = sampled.shape[-2] * sampled.shape[-1]
         sampled = sampled.reshape(b, c, nk).transpose(1, 2)  # (B, Nk, C)
         k = self.k(sampled).view(b, nk, m, d).transpose(1, 2)  # (B, M, Nk, d)
         v = self.v(sampled).view(b, nk, m, d).transpose(1, 2)
         qh = q.reshape(b, h * w, m, d).transpose(1, 2)  # (B, M, HW, d)
-        logits = (qh @ k.transpose(-2, -1)) * self.scale  # (B, M, HW, Nk)
-        logits = logits + self.position_bias(pos).reshape(b, m, h * w, nk)
-        out = (logits.softmax(dim=-1).to(v.dtype) @ v).transpose(1, 2).reshape(b, h, w, c)
-        return self.proj(out)
+        bias = self.position_bias(pos).view(b, m, h * w, nk)
+        out = F.scaled_dot_product_attention(qh, k, v, attn_mask=bias.to(qh.dtype), scale=self.scale)  # (B, M, HW, d)
+        return self.proj(out.transpose(1, 2).reshape(b, h, w, c))

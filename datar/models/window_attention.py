@@ -12,6 +12,7 @@ import math
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -142,14 +143,15 @@ class WindowAttention(nn.Module):
             x = torch.roll(x, shifts=(-sh, -sw), dims=(1, 2))
         nh, nw = h // wh, w // ww
         win = x.view(b, nh, wh, nw, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(b * nh * nw, wh * ww, c)
-        qkv = self.qkv(win).view(-1, wh * ww, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]  # (B*nW, heads, n, d)
-        logits = (q * self.scale) @ k.transpose(-2, -1) + self.relative_bias().unsqueeze(0)
-        if sh or sw:
-            mask = self.attn_mask.to(logits.dtype)  # (nW, n, n)
-            logits = logits.view(b, nh * nw, self.num_heads, wh * ww, wh * ww) + mask[None, :, None]
-            logits = logits.view(-1, self.num_heads, wh * ww, wh * ww)
-        out = (logits.softmax(dim=-1) @ v).transpose(1, 2).reshape(-1, wh * ww, c)
+        n = wh * ww
+        qkv = self.qkv(win).view(-1, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)  # (B*nW, heads, n, d)
+        mask = self.relative_bias().unsqueeze(0)  # (1, heads, n, n)
+        if sh or sw:  # + the seam mask of each window, the same for every batch item
+            mask = (mask + self.attn_mask.to(mask.dtype)[:, None]).unsqueeze(0)  # (1, nW, heads, n, n)
+            mask = mask.expand(b, -1, -1, -1, -1).reshape(b * nh * nw, self.num_heads, n, n)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask.to(q.dtype), scale=self.scale)
+        out = out.transpose(1, 2).reshape(-1, n, c)
         out = self.proj(out)
         out = out.view(b, nh, nw, wh, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(b, h, w, c)
         if sh or sw:
