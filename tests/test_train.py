@@ -254,6 +254,27 @@ def test_dataloader_workers_give_the_same_run_as_none(straight, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
+def test_train_compile_trains_through_torch_compile(data_dir, tmp_path, monkeypatch):
+    """train.compile: the training forward goes through torch.compile (here its "eager" backend:
+    dynamo's graph capture without a C++ build, to stay fast); checkpoints hold the plain model."""
+    real = torch.compile
+    calls = []
+
+    def compile_eager(model, **kw):
+        calls.append(type(model).__name__)
+        return real(model, backend="eager", **kw)
+
+    monkeypatch.setattr(torch, "compile", compile_eager)
+    cfg = load_config(write_config(tmp_path, data_dir, compile=True, max_steps=2))
+    spec = RunSpec(dataset=DATASET, variant="dat_deform", seed=0, out=tmp_path / "run", device="cpu")
+    assert train_run(cfg, spec, progress_mode="off").status == "completed"
+    assert calls == ["DATClassifier"]
+    keys = load_checkpoint(tmp_path / "run" / "checkpoint.pt")["model"].keys()
+    assert keys and not any(k.startswith("_orig_mod") for k in keys)
+    torch._dynamo.reset()
+
+
 def test_fused_adamw_on_cuda_only():
     from datar.train.loop import _make_optimizer
 

@@ -48,6 +48,22 @@ def centre_grid(h: int, w: int, *, device=None, dtype=torch.float32) -> torch.Te
     return torch.stack([gy, gx], dim=-1).to(dtype)
 
 
+class SharedDepthwiseConv2d(nn.Conv2d):
+    """A depthwise conv of C/G channels applied to each of G channel groups (one kernel set).
+
+    Holds DAT's (C/G, 1, k, k) kernel; :meth:`forward` runs it on all C = G x C/G channels
+    at once with the kernel repeated G times, which is running it on each group's slice.
+    (As an ``nn.Conv2d`` it is counted by :func:`datar.models.macs.count_macs`: output
+    elements x k x k.)
+    """
+
+    def forward(self, x: torch.Tensor, groups: int = 1) -> torch.Tensor:  # type: ignore[override]
+        """(B, G * C/G, H, W) -> (B, G * C/G, Hk, Wk)."""
+        w = self.weight.repeat(groups, 1, 1, 1)
+        b = self.bias.repeat(groups) if self.bias is not None else None
+        return F.conv2d(x, w, b, stride=self.stride, padding=self.padding, groups=x.shape[1])
+
+
 class OffsetNetwork(nn.Module):
     """DAT's offset network theta_offset for one group: dwconv k x k -> LN -> GELU -> 1x1 (no bias).
 
@@ -63,16 +79,24 @@ class OffsetNetwork(nn.Module):
             raise ValueError(f"kernel_size: must be a positive odd integer, got {kernel_size}")
         if stride < 1:
             raise ValueError(f"stride: must be >= 1, got {stride}")
-        self.dwconv = nn.Conv2d(channels, channels, kernel_size, stride=stride, padding=kernel_size // 2,
-                                groups=channels)
+        self.dwconv = SharedDepthwiseConv2d(channels, channels, kernel_size, stride=stride,
+                                            padding=kernel_size // 2, groups=channels)
         self.norm = nn.LayerNorm(channels)
         self.act = nn.GELU()
         self.pointwise = nn.Linear(channels, 2, bias=False)  # DAT's 1x1 conv, applied channels-last
 
-    def forward(self, q: torch.Tensor) -> torch.Tensor:
-        """(B*G, C/G, H, W) queries -> raw offsets (B*G, Hk, Wk, 2), last dim (y, x)."""
-        z = self.dwconv(q).permute(0, 2, 3, 1)  # (B*G, Hk, Wk, C/G)
-        return self.pointwise(self.act(self.norm(z)))
+    def forward(self, q: torch.Tensor, groups: int) -> torch.Tensor:
+        """(B, H, W, C) queries of ``groups`` groups -> raw offsets (B*G, Hk, Wk, 2), last dim (y, x).
+
+        The network is shared by the groups, so its depthwise kernel runs on all C channels
+        at once (the kernel repeated G times), channels-last as the queries come: the same
+        function as running it on each group's (C/G, H, W) slice, without copying them out.
+        """
+        b, _, _, c = q.shape
+        z = self.dwconv(q.permute(0, 3, 1, 2), groups).permute(0, 2, 3, 1)  # (B, Hk, Wk, C)
+        hk, wk = z.shape[1:3]
+        raw = self.pointwise(self.act(self.norm(z.reshape(b, hk, wk, groups, c // groups))))  # (B, Hk, Wk, G, 2)
+        return raw.permute(0, 3, 1, 2, 4).reshape(b * groups, hk, wk, 2)
 
 
 class DeformableAttention(nn.Module):
@@ -186,12 +210,19 @@ class DeformableAttention(nn.Module):
         ref = self._grid(hk, wk, q.device, cd)
         if self.offset_net is None:
             return ref.expand(b * self.groups, hk, wk, 2), ref
-        q_groups = q.permute(0, 3, 1, 2).reshape(b * self.groups, c // self.groups, h, w)
-        raw = self.offset_net(q_groups).to(cd)  # (B*G, Hk, Wk, 2)
+        raw = self.offset_net(q, self.groups).to(cd)  # (B*G, Hk, Wk, 2)
         assert raw.shape[1:3] == (hk, wk), "offset grid must match the key grid"
-        # tanh(raw) * (1/Hk, 1/Wk) * f, multiplied in DAT's order.
-        offset = torch.stack([raw[..., 0].tanh() * (1.0 / hk), raw[..., 1].tanh() * (1.0 / wk)], dim=-1)
-        return ref + offset * self.offset_range_factor, ref
+        return torch.addcmul(ref, raw.tanh(), self._offset_scale(q.device, cd)), ref  # ref + tanh(raw) f/(Hk, Wk)
+
+    def _offset_scale(self, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """f * (1/Hk, 1/Wk), cached: (2,)."""
+        key = ("offset_scale", device, dtype)
+        scale = self._grids.get(key)
+        if scale is None:
+            hk, wk = self.key_grid_size()
+            f = self.offset_range_factor
+            scale = self._grids[key] = torch.tensor([f / hk, f / wk], dtype=torch.float64).to(device, dtype)
+        return scale
 
     def _half_query_grid_xy(self, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
         """0.5 x the query grid, (x, y) order: (H*W, 2), cached (scaling by 0.5 is exact)."""
@@ -244,7 +275,7 @@ class DeformableAttention(nn.Module):
         sampled = F.grid_sample(x_groups, pos.flip(-1), mode="bilinear", padding_mode="zeros",
                                 align_corners=True)  # (B*G, C/G, Hk, Wk)
         nk = sampled.shape[-2] * sampled.shape[-1]
-        sampled = sampled.reshape(b, c, nk).transpose(1, 2)  # (B, Nk, C)
+        sampled = sampled.reshape(b, c, nk).transpose(1, 2).contiguous()  # (B, Nk, C), once for k and v
         k = self.k(sampled).view(b, nk, m, d).transpose(1, 2)  # (B, M, Nk, d)
         v = self.v(sampled).view(b, nk, m, d).transpose(1, 2)
         qh = q.reshape(b, h * w, m, d).transpose(1, 2)  # (B, M, HW, d)
