@@ -9,10 +9,11 @@ Writes ``benchmarks/models_cost.md`` (tables, machine, growth, profile) and
 (``PYTHONPATH`` = a ``git archive`` of that revision's ``datar/`` for ``--before REV:LABEL``,
 this checkout for ``now``), with ``torch.set_num_threads(2)``. Latency: forward pass,
 batch 1, no grad, after one untimed pass (the MAC count); the first timed pass and the
-minimum of ``--repeats`` passes. For the comparison cells (``--compare-models`` x
-``--compare-frames``) the versions' passes are interleaved (now, before 1, before 2, now,
-...), so a load change on the shared machine hits all of them alike; ratios are taken
-within one version. Outputs are compared on the same weights (``now``'s state dict loaded
+minimum of ``--repeats`` passes. The comparison (``--compare-models`` x ``--compare-frames``)
+runs first: per length, every version holds every compared model, and each round times
+model 1 in every version, then model 2 in every version, ..., so that a load change on the
+shared machine hits all of them alike and the DATAR-B / AST-B ratio of a version is taken
+under one load. Outputs are compared on the same weights (``now``'s state dict loaded
 strictly into the other version) where the parameter names match.
 """
 
@@ -37,21 +38,21 @@ FRAMES = [256, 512, 1024, 2048, 4096]
 MEL = 128
 THREADS = 2
 
-# The worker: one model version, one model at a time; JSON lines in, JSON lines out.
+# The worker: one model version, its models by name; JSON lines in, JSON lines out.
 WORKER = r"""
 import json, sys, time, torch
 torch.set_num_threads(int(sys.argv[1]))
 from datar.models import build_model
 from datar.models.macs import CONVENTION, count_macs
-model, x = None, None
+models, inputs = {}, {}
 def reply(**kw):
     sys.stdout.write(json.dumps(kw) + "\n"); sys.stdout.flush()
 for line in sys.stdin:
     cmd = json.loads(line)
-    op = cmd["op"]
+    op, name = cmd["op"], cmd.get("name")
     try:
         if op == "build":
-            model = None
+            models.pop(name, None)
             torch.manual_seed(0)
             model = build_model(cmd["variant"], size=cmd["size"], heads={"label": 309}, num_mel_bins=cmd["mel"],
                                 target_length=cmd["frames"]).eval()
@@ -66,30 +67,31 @@ for line in sys.stdin:
                 torch.save(model.state_dict(), cmd["save_state"])
             x = torch.load(cmd["input"], weights_only=True)
             macs = count_macs(model, tuple(x.shape))
+            models[name], inputs[name] = model, x
             reply(ok=True, loaded=loaded, params=macs["params"], conv_linear=macs["conv_linear"], total=macs["total"],
                   convention=CONVENTION)
         elif op == "time":
             with torch.no_grad():
-                c0, t0 = time.process_time(), time.perf_counter(); model(x)
+                c0, t0 = time.process_time(), time.perf_counter(); models[name](inputs[name])
                 reply(ok=True, s=time.perf_counter() - t0, cpu=time.process_time() - c0)
         elif op == "output":
             with torch.no_grad():
-                torch.save(model(x)["label"], cmd["path"])
+                torch.save(models[name](inputs[name])["label"], cmd["path"])
             reply(ok=True)
         elif op == "profile":
             from torch.profiler import ProfilerActivity, profile
             with torch.no_grad():
-                model(x)
+                models[name](inputs[name])
                 with profile(activities=[ProfilerActivity.CPU]) as prof:
-                    t0 = time.perf_counter(); model(x); wall = time.perf_counter() - t0
+                    t0 = time.perf_counter(); models[name](inputs[name]); wall = time.perf_counter() - t0
             rows = [{"op": e.key, "self_s": e.self_cpu_time_total / 1e6, "calls": e.count}
                     for e in prof.key_averages()]
             rows.sort(key=lambda r: -r["self_s"])
             reply(ok=True, wall=wall, rows=rows[:40])
         elif op == "free":
-            model = None; reply(ok=True)
+            models.pop(name, None); inputs.pop(name, None); reply(ok=True)
     except Exception as exc:
-        model = None
+        models.pop(name, None)
         reply(ok=False, error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}")
 """
 
@@ -152,64 +154,99 @@ def machine() -> str:
             f"(threads {THREADS} per worker), Python {platform.python_version()}, {platform.system()}")
 
 
-def measure(workers: list[Worker], *, models, frames_list, compare: set[tuple[str, int]], max_seconds: float,
-            repeats: int, tmp: Path) -> list[dict]:
-    """One row per (version, model, frames); before-versions only on the ``compare`` cells."""
+def _build_cell(workers: list[Worker], label: str, variant: str, size: str, frames: int, tmp: Path) -> dict:
+    """Build (label, frames) in every worker on ``now``'s weights; rows per version (no times yet)."""
     import torch
 
-    now = workers[0]
+    torch.manual_seed(1)
+    inp = tmp / f"x-{label}-{frames}.pt"
+    torch.save(torch.randn(1, frames, MEL), inp)
+    state = tmp / f"state-{label}-{frames}.pt"
+    cell = {}
+    for i, wk in enumerate(workers):
+        r = wk.ask(op="build", name=label, variant=variant, size=size, mel=MEL, frames=frames, input=str(inp),
+                   save_state=str(state) if i == 0 else None, state=str(state) if i > 0 else None)
+        row = {"version": wk.label, "model": label, "variant": variant, "size": size, "frames": frames,
+               "load_1min": os.getloadavg()[0]}
+        if r["ok"]:
+            row.update(params_M=r["params"] / 1e6, gmacs_conv_linear=r["conv_linear"] / 1e9,
+                       gmacs_total=r["total"] / 1e9, same_weights=r["loaded"], times=[], cpu=[])
+        else:
+            row["note"] = f"skipped: {r['error']}"
+        cell[wk.label] = row
+    return cell
+
+
+def _finish_cell(workers: list[Worker], cell: dict, label: str, tmp: Path) -> list[dict]:
+    """Compare outputs with ``now``'s, free the models, summarise the times."""
+    import torch
+
+    live = [wk for wk in workers if "note" not in cell[wk.label]]
+    if len(live) > 1 and live[0] is workers[0]:
+        outs = {}
+        for wk in live:
+            path = tmp / f"out-{wk.label}.pt"
+            wk.ask(op="output", name=label, path=str(path))
+            outs[wk.label] = torch.load(path, weights_only=True)
+        ref = outs[workers[0].label]
+        for wk in live[1:]:
+            if cell[wk.label]["same_weights"]:
+                cell[wk.label]["output_rel_diff_vs_now"] = float((outs[wk.label] - ref).abs().max() / ref.abs().max())
+    rows = []
+    for wk in workers:
+        wk.ask(op="free", name=label)
+        row = cell[wk.label]
+        if row.get("times"):
+            row["latency_first_s"], row["latency_s"] = row["times"][0], min(row["times"])
+            row["cpu_s"] = min(row["cpu"])
+        rows.append(row)
+        print(json.dumps({k: v for k, v in row.items() if k not in ("times", "cpu")}), flush=True)
+    return rows
+
+
+def measure_compare(workers: list[Worker], *, models, frames: int, repeats: int, tmp: Path) -> list[dict]:
+    """Every version x every model at one length, all passes interleaved: round r times
+    model 1 in version 1, 2, ..., then model 2 in version 1, 2, ... (ratios under one load)."""
+    cells = {label: _build_cell(workers, label, variant, size, frames, tmp) for label, variant, size in models}
+    for _ in range(repeats):
+        for label, _, _ in models:
+            for wk in workers:
+                row = cells[label][wk.label]
+                if "note" in row:
+                    continue
+                r = wk.ask(op="time", name=label)
+                row["times"].append(r["s"] if r["ok"] else math.nan)
+                row["cpu"].append(r["cpu"] if r["ok"] else math.nan)
+    rows = []
+    for label, _, _ in models:
+        rows += _finish_cell(workers, cells[label], label, tmp)
+    return rows
+
+
+def measure_now(now: Worker, *, models, frames_list, skip: set[tuple[str, int]], max_seconds: float, repeats: int,
+                tmp: Path) -> list[dict]:
+    """The full table for this checkout; cells in ``skip`` were measured in the comparison."""
     rows = []
     for label, variant, size in models:
         slow = False
         for frames in frames_list:
-            group = workers if (label, frames) in compare else [now]
+            if (label, frames) in skip:
+                continue
             if slow:
                 rows.append({"version": now.label, "model": label, "frames": frames,
                              "note": f"skipped: previous length took > {max_seconds:.0f} s"})
                 continue
-            torch.manual_seed(1)
-            inp = tmp / "x.pt"
-            torch.save(torch.randn(1, frames, MEL), inp)
-            state = tmp / "state.pt"
-            cell = {}
-            for i, wk in enumerate(group):
-                r = wk.ask(op="build", variant=variant, size=size, mel=MEL, frames=frames, input=str(inp),
-                           save_state=str(state) if i == 0 else None, state=str(state) if i > 0 else None)
-                cell[wk.label] = {"version": wk.label, "model": label, "variant": variant, "size": size,
-                                  "frames": frames, "load_1min": os.getloadavg()[0]}
-                if not r["ok"]:
-                    cell[wk.label]["note"] = f"skipped: {r['error']}"
-                    continue
-                cell[wk.label].update(params_M=r["params"] / 1e6, gmacs_conv_linear=r["conv_linear"] / 1e9,
-                                      gmacs_total=r["total"] / 1e9, same_weights=r["loaded"], times=[], cpu=[])
-            live = [wk for wk in group if "note" not in cell[wk.label]]
-            for _ in range(repeats):
-                for wk in live:
-                    r = wk.ask(op="time")
-                    cell[wk.label]["times"].append(r["s"] if r["ok"] else math.nan)
-                    cell[wk.label]["cpu"].append(r["cpu"] if r["ok"] else math.nan)
-                if any(cell[wk.label]["times"][0] > max_seconds for wk in live):
-                    break
-            if len(live) > 1 and now in live:
-                wk_out = {}
-                for wk in live:
-                    path = tmp / f"out-{wk.label}.pt"
-                    wk.ask(op="output", path=str(path))
-                    wk_out[wk.label] = torch.load(path, weights_only=True)
-                ref = wk_out[now.label]
-                for wk in live[1:]:
-                    if cell[wk.label]["same_weights"]:
-                        d = (wk_out[wk.label] - ref).abs().max() / ref.abs().max()
-                        cell[wk.label]["output_rel_diff_vs_now"] = float(d)
-            for wk in group:
-                wk.ask(op="free")
-                row = cell[wk.label]
-                if row.get("times"):
-                    row["latency_first_s"], row["latency_s"] = row["times"][0], min(row["times"])
-                    row["cpu_s"] = min(row["cpu"])
-                rows.append(row)
-                print(json.dumps({k: v for k, v in row.items() if k not in ("times", "cpu")}), flush=True)
-            slow = cell[now.label].get("latency_s", math.inf) > max_seconds
+            cell = _build_cell([now], label, variant, size, frames, tmp)
+            row = cell[now.label]
+            if "note" not in row:
+                for _ in range(repeats):
+                    r = now.ask(op="time", name=label)
+                    row["times"].append(r["s"] if r["ok"] else math.nan)
+                    row["cpu"].append(r["cpu"] if r["ok"] else math.nan)
+                    if row["times"][0] > max_seconds:
+                        break
+            rows += _finish_cell([now], cell, label, tmp)
+            slow = rows[-1].get("latency_s", math.inf) > max_seconds
     return rows
 
 
@@ -219,14 +256,14 @@ def profile_now(now: Worker, *, variant: str, size: str, frames: int, tmp: Path)
     torch.manual_seed(1)
     inp = tmp / "x.pt"
     torch.save(torch.randn(1, frames, MEL), inp)
-    now.ask(op="build", variant=variant, size=size, mel=MEL, frames=frames, input=str(inp))
-    r = now.ask(op="profile")
-    now.ask(op="free")
+    now.ask(op="build", name="profile", variant=variant, size=size, mel=MEL, frames=frames, input=str(inp))
+    r = now.ask(op="profile", name="profile")
+    now.ask(op="free", name="profile")
     return {"variant": variant, "size": size, "frames": frames, **r}
 
 
 def growth(rows: list[dict], model: str, key: str) -> str:
-    pts = [(r["frames"], r[key]) for r in rows if r["model"] == model and key in r and r["version"] == "now"]
+    pts = sorted((r["frames"], r[key]) for r in rows if r["model"] == model and key in r and r["version"] == "now")
     if len(pts) < 2:
         return "n/a"
     slopes = [math.log(b[1] / a[1]) / math.log(b[0] / a[0]) for a, b in zip(pts, pts[1:])]
@@ -239,7 +276,8 @@ def _cell(rows, version, model, frames):
 
 def render(data: dict, out_md: Path, out_png: Path) -> None:
     rows, versions, meta = data["rows"], data["versions"], data["meta"]
-    now_rows = [r for r in rows if r["version"] == "now"]
+    order = {m: i for i, (m, _, _) in enumerate(MODELS)}
+    now_rows = sorted((r for r in rows if r["version"] == "now"), key=lambda r: (order[r["model"]], r["frames"]))
     lines = [
         "# Model cost against input length",
         "",
@@ -260,7 +298,8 @@ def render(data: dict, out_md: Path, out_png: Path) -> None:
         "## Before / after (one run, interleaved)",
         "",
         "Versions: " + "; ".join(f"`{v['label']}` = {v['what']}" for v in versions) + ".",
-        "Each version runs in its own process; for every cell their passes alternate (now, before, ...).",
+        "Each version runs in its own process and holds both models; each round times DATAR-B in every",
+        "version, then AST-B in every version (so each version's ratio is measured under one load).",
         "Outputs: max |logits - logits(now)| / max |logits(now)| on the same weights and input.",
         "",
         "| model | frames | version | GMACs conv+linear | GMACs total | latency min (s) | latency first (s) | CPU time min (s) | load | outputs vs now |",
@@ -409,8 +448,12 @@ def main(argv: list[str] | None = None) -> int:
                 versions.append({"label": label, "what": f"`datar/` at {commit}"})
                 workers.append(Worker(label, path))
             try:
-                rows = measure(workers, models=sel, frames_list=frames, compare=compare,
-                               max_seconds=args.max_seconds, repeats=args.repeats, tmp=tmp)
+                cmp_sel = [m for m in MODELS if m[0] in cmp_models]
+                rows = []
+                for f in cmp_frames:
+                    rows += measure_compare(workers, models=cmp_sel, frames=f, repeats=args.repeats, tmp=tmp)
+                rows += measure_now(workers[0], models=sel, frames_list=frames, skip=compare,
+                                    max_seconds=args.max_seconds, repeats=args.repeats, tmp=tmp)
                 prof = None
                 if args.profile:
                     name, _, f = args.profile.partition(":")

@@ -316,3 +316,30 @@ def test_fused_attention_equals_the_explicit_form_forward_and_backward(kind):
         torch.testing.assert_close(g, r, rtol=1e-4, atol=1e-5)
     with torch.no_grad():  # inference takes the fused CPU kernel
         torch.testing.assert_close(attn(x), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_forward_builds_no_tensors_from_host_data_after_the_first_call():
+    """Grids, scales and masks are buffers or per-shape caches: no torch.tensor(...) per forward
+    (on a GPU each would be a host -> device copy)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Factories(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[str] = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            name = str(func)
+            if any(f in name for f in ("lift_fresh", "scalar_tensor", "arange", "linspace", "empty_strided")):
+                self.seen.append(name)
+            return func(*args, **(kwargs or {}))
+
+    for variant in ("dat_deform", "datar"):
+        model = build_model(variant, size="tiny", heads={"label": 2}, num_mel_bins=M, target_length=T).eval()
+        x = torch.randn(1, T, M)
+        with torch.no_grad():
+            model(x)  # fills the per-shape caches
+            spy = Factories()
+            with spy:
+                model(x)
+        assert not [n for n in spy.seen if "lift_fresh" in n or "arange" in n or "linspace" in n], spy.seen

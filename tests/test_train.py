@@ -252,6 +252,13 @@ def test_dataloader_workers_give_the_same_run_as_none(straight, tmp_path):
     train_run(cfg, RunSpec(dataset=DATASET, variant="datar", seed=0, out=out, device="cpu"), progress_mode="off")
     a, b = load_checkpoint(ref / "checkpoint.pt")["model"], load_checkpoint(out / "checkpoint.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+    # evaluate with workers: the same predictions as without
+    from datar.train.evaluate import evaluate_run
+
+    ours = evaluate_run(cfg, out, device="cpu")
+    theirs = evaluate_run(load_config(cfg_path), ref, device="cpu")
+    assert ours["metrics"] == theirs["metrics"] and (out / "predictions.csv").read_text() == (
+        ref / "predictions.csv").read_text()
 
 
 @pytest.mark.slow

@@ -106,8 +106,8 @@ class SeededItems(Dataset):
 
     def __getitem__(self, key: tuple[int, int]) -> dict:
         seed, index = key
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with torch.random.fork_rng(devices=[]):  # the CPU generator only; CUDA's is not touched
+            torch.default_generator.manual_seed(seed)
             return self.ds[index]
 
 

@@ -150,13 +150,16 @@ def _load_pretrained(cfg: Config, variant: str, model: nn.Module, say: Progress)
     return True
 
 
-def _make_optimizer(cfg: Config, model: nn.Module, device: torch.device) -> torch.optim.Optimizer:
+def _make_optimizer(cfg: Config, model: nn.Module, device: torch.device | None = None) -> torch.optim.Optimizer:
     """``train.optimizer`` with ``train.lr`` / ``train.weight_decay``; Adam betas (0.95, 0.999) as AST.
 
-    Adam / AdamW use the fused (one kernel for all parameters) implementation on CUDA.
+    Adam / AdamW use the fused (one kernel for all parameters) implementation on CUDA
+    (``device``; default: where the model's parameters are).
     """
     t = cfg.train
     params = [p for p in model.parameters() if p.requires_grad]
+    if device is None:
+        device = params[0].device if params else torch.device("cpu")
     fused = {"fused": True} if device.type == "cuda" else {}
     if t.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=t.lr, weight_decay=t.weight_decay, betas=(0.95, 0.999), **fused)
