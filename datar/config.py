@@ -148,6 +148,11 @@ class PretrainedConfig:
 class ModelConfig:
     size: Literal["tiny", "T", "S", "B"]
     adaptor_kernel: int = 3
+    windows: tuple[int, ...] = (8, 8, 8, 4)
+    offset_range_factor: float = 2.0
+    offset_kernel: tuple[int, ...] = (5, 3)
+    kv_stride: int = 1
+    drop_path_rate: float | None = None
     pretrained: PretrainedConfig = field(default_factory=PretrainedConfig)
 
 
@@ -167,6 +172,8 @@ class TrainConfig:
     specaugment: bool = True
     grad_clip: float | None = None
     num_workers: int | Literal["auto"] = "auto"
+    max_steps: int | None = None
+    compile: bool = False
 
 
 @dataclass(frozen=True)
@@ -385,6 +392,9 @@ def config_from_mapping(raw: Mapping[str, Any], *, origin: Origin = "config") ->
     cfg = _build(Config, raw, "")
     cfg = dataclasses.replace(cfg, raw=raw)
     _check_references(cfg, origin)
+    from datar.train.schedule import check_schedule  # here: schedule.py imports this module
+
+    check_schedule(cfg.train, cfg.train.epochs, origin=origin(("train", "schedule")) if callable(origin) else origin)
     return cfg
 
 

@@ -45,3 +45,13 @@ def test_cli(tmp_path, capsys):
     assert data["gmacs_total"] >= data["gmacs_conv_linear"] > 0
     with pytest.raises(SystemExit):
         macs_main(["--variant", "nope", "--size", "tiny", "--frames", "256"])
+
+
+def test_cli_reads_paper_gmacs_from_the_paper_file(tmp_path, capsys):
+    paper = tmp_path / "paper.yaml"
+    paper.write_text("source: test\ntables: {}\ncompute_gmacs: {ast: 1.5}\n")
+    out = tmp_path / "m.json"
+    assert macs_main(["--variant", "ast", "--size", "tiny", "--frames", "1024", "--paper", str(paper),
+                      "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["paper_gmacs"] == 1.5
+    assert "| 1.5 |" in capsys.readouterr().out

@@ -6,11 +6,10 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from datar.models import VARIANTS, adapted_input, build_model, collect_sampling_points, describe
 from datar.models.adaptor import InputAdaptor
-from datar.models.deformable_attention import DeformableAttention, reference_points
+from datar.models.deformable_attention import DeformableAttention, centre_grid
 from datar.models.noise import InputNoise
 from datar.models.window_attention import WindowAttention, fit_window
 
@@ -75,30 +74,13 @@ def test_bad_arguments_name_themselves():
         build_model("datar", **{**kw, "size": "XL"})
     with pytest.raises(ValueError, match="heads"):
         build_model("datar", **{**kw, "heads": {"label": 0}})
-    with pytest.raises(ValueError, match="overrides"):
+    with pytest.raises(TypeError, match="typo_key"):
         build_model("datar", **kw, typo_key=1)
     with pytest.raises(ValueError, match="num_mel_bins"):
         build_model("datar", **{**kw, "num_mel_bins": 8})
     model = build_model("datar", **kw)
     with pytest.raises(ValueError, match="x: expected"):
         model(torch.randn(1, M, T))
-
-
-def _fixed_reference(attn: DeformableAttention, x: torch.Tensor) -> torch.Tensor:
-    """Plain full attention over every token + table-lookup relative position bias."""
-    b, h, w, c = x.shape
-    m, d = attn.num_heads, attn.head_dim
-    q = attn.q(x).view(b, h * w, m, d).transpose(1, 2)
-    k = attn.k(x).view(b, h * w, m, d).transpose(1, 2)
-    v = attn.v(x).view(b, h * w, m, d).transpose(1, 2)
-    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-    ys, xs = ys.flatten(), xs.flatten()
-    dy = ys[:, None] - ys[None, :] + h - 1
-    dx = xs[:, None] - xs[None, :] + w - 1
-    bias = attn.rpe_table[:, dy, dx]  # (M, hw, hw): table lookup at integer displacements
-    logits = q @ k.transpose(-2, -1) / math.sqrt(d) + bias
-    out = (logits.softmax(-1) @ v).transpose(1, 2).reshape(b, h, w, c)
-    return attn.proj(out)
 
 
 def _pair(h=4, w=6, dim=16, heads=4, groups=2):
@@ -115,10 +97,9 @@ def test_zero_offsets_equal_fixed_grid_attention():
     learned, fixed = _pair()
     x = torch.randn(2, 4, 6, 16)
     with torch.no_grad():
+        assert not torch.allclose(learned(x), fixed(x), rtol=1e-4, atol=1e-5)
         learned.offset_net.pointwise.weight.zero_()
         torch.testing.assert_close(learned(x), fixed(x), rtol=1e-5, atol=1e-6)
-        # ... and both equal explicit full attention with an integer table lookup.
-        torch.testing.assert_close(fixed(x), _fixed_reference(fixed, x), rtol=1e-5, atol=1e-5)
 
 
 def test_dat_fixed_is_dat_deform_with_zero_offsets():
@@ -135,53 +116,55 @@ def test_dat_fixed_is_dat_deform_with_zero_offsets():
         torch.testing.assert_close(deform(x)["label"], fixed(x)["label"], rtol=1e-5, atol=1e-5)
 
 
-def test_zero_offsets_sample_features_at_reference_points():
-    h, w, c = 5, 7, 3
-    feat = torch.randn(1, c, h, w)
-    ref = reference_points(h, w)  # (h, w, 2) as (y, x)
-    sampled = F.grid_sample(feat, ref[None][..., (1, 0)], mode="bilinear", align_corners=True)
-    torch.testing.assert_close(sampled, feat, rtol=0, atol=1e-5)  # float32 rounding only
-    assert ref[0, 0].tolist() == [-1.0, -1.0] and ref[-1, -1].tolist() == [1.0, 1.0]
+def test_reference_points_are_dat_pixel_centres():
+    grid = centre_grid(4, 6)
+    assert grid.shape == (4, 6, 2)
+    torch.testing.assert_close(grid[:, 0, 0], torch.tensor([-0.75, -0.25, 0.25, 0.75]))
+    torch.testing.assert_close(grid[0, :, 1], (torch.arange(6) + 0.5) / 6 * 2 - 1)
+    attn = DeformableAttention(dim=8, num_heads=2, groups=1, fmap_size=(4, 6), offsets="fixed")
+    pos, ref = attn.sampling_positions(torch.randn(1, 4, 6, 8))
+    assert torch.equal(ref, grid) and torch.equal(pos[0], grid)
 
 
-def test_position_bias_interpolation_is_table_lookup_at_integer_displacements():
-    h, w = 4, 6
-    attn = DeformableAttention(dim=8, num_heads=2, groups=1, fmap_size=(h, w), offsets="fixed")
+def test_offset_network_is_dats_and_offsets_bounded_by_f_over_key_grid():
+    f = 1.5
+    attn = DeformableAttention(dim=16, num_heads=4, groups=2, fmap_size=(6, 10), offset_range_factor=f)
+    net = attn.offset_net
+    assert net.pointwise.bias is None and isinstance(net.norm, torch.nn.LayerNorm)
+    assert net.dwconv.kernel_size == (5, 5) and net.dwconv.groups == 8 and net.norm.normalized_shape == (8,)
     with torch.no_grad():
-        attn.rpe_table.normal_()
-    pos = reference_points(h, w)[None]  # keys on the integer grid
-    bias = attn.position_bias(pos, h, w)[0]  # (heads, hw, hw)
-    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-    ys, xs = ys.flatten(), xs.flatten()
-    expect = attn.rpe_table[:, ys[:, None] - ys[None, :] + h - 1, xs[:, None] - xs[None, :] + w - 1]
-    torch.testing.assert_close(bias, expect.detach(), rtol=1e-5, atol=1e-5)
-    # A half-pixel displacement reads the average of the two neighbouring entries.
-    shifted = pos.clone()
-    shifted[..., 1] += 0.5 * 2 / (w - 1)  # keys half a pixel to the right
-    b2 = attn.position_bias(shifted, h, w)[0]
-    q0, k0 = 0, 0  # query (0,0), key (0,0)+0.5 -> dx = -0.5
-    mid = 0.5 * (attn.rpe_table[:, h - 1, w - 1] + attn.rpe_table[:, h - 1, w - 2])
-    torch.testing.assert_close(b2[:, q0, k0], mid.detach(), rtol=1e-5, atol=1e-5)
-
-
-def test_offset_conv_has_no_bias_and_offsets_bounded_by_s():
-    s = 1.5
-    attn = DeformableAttention(dim=16, num_heads=4, groups=2, fmap_size=(6, 10), offset_scale=s)
-    assert attn.offset_net.pointwise.bias is None
-    assert attn.offset_net.dwconv.kernel_size == (5, 5) and attn.offset_net.dwconv.groups == 8
-    with torch.no_grad():
-        attn.offset_net.pointwise.weight.mul_(1000.0)  # saturate tanh
+        net.pointwise.weight.mul_(1000.0)  # saturate tanh
         pos, ref = attn.sampling_positions(attn.q(torch.randn(2, 6, 10, 16) * 10))
-    cells = (pos - ref) / torch.tensor([2 / 5, 2 / 9])  # normalised -> reference-grid cells
-    assert cells.abs().max() <= s + 1e-5
-    assert cells.abs().max() > 0.9 * s  # saturated: the bound is reached, not just respected
+    units = (pos - ref) / torch.tensor([f / 6, f / 10])  # in units of f * (1/Hk, 1/Wk)
+    assert units.abs().max() <= 1 + 1e-5
+    assert units.abs().max() > 0.9  # saturated: the bound is reached, not just respected
 
 
-def test_kv_stride_subsamples_reference_grid():
+def test_kv_stride_subsamples_the_key_grid():
     attn = DeformableAttention(dim=8, num_heads=2, groups=1, fmap_size=(8, 16), kv_stride=4)
+    assert attn.key_grid_size() == (2, 4)
     pos, ref = attn.sampling_positions(torch.randn(1, 8, 16, 8))
     assert ref.shape == (2, 4, 2) and pos.shape == (1, 2, 4, 2)
+    torch.testing.assert_close(ref, centre_grid(2, 4))
     assert attn(torch.randn(1, 8, 16, 8)).shape == (1, 8, 16, 8)
+    with pytest.raises(ValueError, match="x: expected"):
+        attn(torch.randn(1, 8, 8, 8))
+
+
+def test_model_settings_reach_the_layers():
+    model = build_model("datar", size="tiny", heads={"label": 2}, num_mel_bins=M, target_length=T,
+                        windows=(4, 4, 4, 2), offset_range_factor=3.0, offset_kernel=(3, 7), kv_stride=2,
+                        drop_path_rate=0.3, adaptor_kernel=5)
+    assert [s.window for s in model.stages] == [(4, 4), (4, 4), (4, 4), (2, 2)]
+    deform = [m for m in model.modules() if isinstance(m, DeformableAttention)]
+    assert [m.offset_net.dwconv.kernel_size for m in deform] == [(3, 3), (7, 7)]
+    assert {(m.offset_range_factor, m.kv_stride) for m in deform} == {(3.0, 2)}
+    assert model.stages[3].blocks[-1].drop_path.p == pytest.approx(0.3)
+    assert model.adaptor.conv.kernel_size == (5, 5)
+    b = build_model("dat_deform", size="B", heads={"label": 2}, num_mel_bins=128, target_length=1024)
+    assert b.stages[3].blocks[-1].drop_path.p == pytest.approx(0.5)  # DAT-B's rate by default
+    with pytest.raises(ValueError, match="windows: DAT-family"):
+        build_model("ast", size="tiny", heads={"label": 2}, num_mel_bins=M, target_length=T, windows=(8, 8, 8, 4))
 
 
 def test_shifted_window_attention_masks_the_seam():
@@ -189,6 +172,8 @@ def test_shifted_window_attention_masks_the_seam():
     assert attn.shift == (2, 2)
     partial = WindowAttention(dim=8, num_heads=2, window=(4, 4), mode="shifted", fmap_size=(4, 8))
     assert partial.shift == (0, 2)  # an axis covered by one window is not shifted
+    odd = WindowAttention(dim=8, num_heads=2, window=(5, 7), mode="shifted", fmap_size=(10, 14))
+    assert odd.shift == (3, 4)  # DAT's ceil(w / 2)
     x = torch.randn(2, 8, 8, 8, requires_grad=True)
     attn(x)[0, 0, 0].sum().backward()
     # token (0,0) after the roll shares a window only with tokens of its own region: rows/cols 0-1
@@ -249,12 +234,19 @@ def test_ast_patch_grid_and_tokens():
     assert model.grid == (12, 101)
     emb = model.audio_spectrogram_transformer.embeddings.position_embeddings
     assert emb.shape[1] == 12 * 101 + 2
+    # AST / DeiT / timm LayerNorm eps in the encoder (transformers' default is 1e-12).
+    norms = [m for m in model.audio_spectrogram_transformer.modules() if isinstance(m, torch.nn.LayerNorm)]
+    assert norms and {m.eps for m in norms} == {1e-6}
 
 
-def test_registry_matches_torch_free_variant_names():
-    from datar.variants import MODEL_VARIANTS
+def test_variant_names_import_without_torch():
+    import subprocess
+    import sys
 
-    assert tuple(VARIANTS) == tuple(MODEL_VARIANTS)
+    code = ("import sys; from datar.variants import MODEL_VARIANTS, VARIANTS; "
+            "assert 'torch' not in sys.modules; print(','.join(MODEL_VARIANTS))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out.split(",") == list(VARIANTS)
 
 
 @pytest.mark.parametrize("edge", [0.0, 1.0 - 2**-24])
@@ -267,3 +259,87 @@ def test_laplace_noise_is_finite_at_the_edges_of_rand(monkeypatch, edge):
     out = noise(torch.zeros(4, 8))
     assert torch.isfinite(out).all()
     assert out.abs().max() < 0.005 * 20  # |log(eps)| is about 16
+
+
+def _explicit_deformable(attn: DeformableAttention, x: torch.Tensor) -> torch.Tensor:
+    """softmax(q k^T * scale + bias) v with explicit matmuls, from the module's own parts."""
+    b, h, w, c = x.shape
+    m, d = attn.num_heads, attn.head_dim
+    q = attn.q(x)
+    pos, _ = attn.sampling_positions(q)
+    sampled = torch.nn.functional.grid_sample(
+        x.permute(0, 3, 1, 2).reshape(b * attn.groups, c // attn.groups, h, w), pos[..., (1, 0)],
+        mode="bilinear", padding_mode="zeros", align_corners=True).reshape(b, c, -1).transpose(1, 2)
+    k = attn.k(sampled).view(b, -1, m, d).transpose(1, 2)
+    v = attn.v(sampled).view(b, -1, m, d).transpose(1, 2)
+    qh = q.reshape(b, h * w, m, d).transpose(1, 2)
+    logits = (qh @ k.transpose(-2, -1)) * attn.scale + attn.position_bias(pos).reshape(b, m, h * w, -1)
+    return attn.proj((logits.softmax(-1) @ v).transpose(1, 2).reshape(b, h, w, c))
+
+
+def _explicit_window(attn: WindowAttention, x: torch.Tensor) -> torch.Tensor:
+    b, h, w, c = x.shape
+    (wh, ww), (sh, sw), heads = attn.window, attn.shift, attn.num_heads
+    xs = torch.roll(x, shifts=(-sh, -sw), dims=(1, 2))
+    win = xs.view(b, h // wh, wh, w // ww, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, wh * ww, c)
+    q, k, v = attn.qkv(win).view(win.shape[0], wh * ww, 3, heads, -1).permute(2, 0, 3, 1, 4)
+    logits = (q * attn.scale) @ k.transpose(-2, -1) + attn.relative_bias()
+    if sh or sw:
+        nw = (h // wh) * (w // ww)
+        logits = (logits.view(b, nw, heads, wh * ww, -1) + attn.attn_mask[None, :, None]).view_as(logits)
+    out = attn.proj((logits.softmax(-1) @ v).transpose(1, 2).reshape(-1, wh * ww, c))
+    out = out.view(b, h // wh, w // ww, wh, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(b, h, w, c)
+    return torch.roll(out, shifts=(sh, sw), dims=(1, 2))
+
+
+@pytest.mark.parametrize("kind", ["deformable", "local", "shifted"])
+def test_fused_attention_equals_the_explicit_form_forward_and_backward(kind):
+    """scaled_dot_product_attention with the bias / seam mask as its additive mask: same values, same grads."""
+    if kind == "deformable":
+        attn = DeformableAttention(dim=24, num_heads=6, groups=3, fmap_size=(6, 10))
+        explicit = _explicit_deformable
+        with torch.no_grad():
+            attn.rpe_table.normal_()
+            attn.offset_net.pointwise.weight.mul_(5.0)
+    else:
+        attn = WindowAttention(dim=24, num_heads=3, window=(4, 4), mode=kind, fmap_size=(8, 12))
+        explicit = _explicit_window
+        with torch.no_grad():
+            attn.rel_pos_table.normal_()
+    x = torch.randn(2, *attn.fmap_size, 24, requires_grad=True)
+    fused = attn(x)
+    grads = torch.autograd.grad(fused.square().sum(), [x, *attn.parameters()])
+    ref = explicit(attn, x)
+    ref_grads = torch.autograd.grad(ref.square().sum(), [x, *attn.parameters()])
+    torch.testing.assert_close(fused, ref, rtol=1e-5, atol=1e-5)
+    for g, r in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(g, r, rtol=1e-4, atol=1e-5)
+    with torch.no_grad():  # inference takes the fused CPU kernel
+        torch.testing.assert_close(attn(x), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_forward_builds_no_tensors_from_host_data_after_the_first_call():
+    """Grids, scales and masks are buffers or per-shape caches: no torch.tensor(...) per forward
+    (on a GPU each would be a host -> device copy)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Factories(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[str] = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            name = str(func)
+            if any(f in name for f in ("lift_fresh", "scalar_tensor", "arange", "linspace", "empty_strided")):
+                self.seen.append(name)
+            return func(*args, **(kwargs or {}))
+
+    for variant in ("dat_deform", "datar"):
+        model = build_model(variant, size="tiny", heads={"label": 2}, num_mel_bins=M, target_length=T).eval()
+        x = torch.randn(1, T, M)
+        with torch.no_grad():
+            model(x)  # fills the per-shape caches
+            spy = Factories()
+            with spy:
+                model(x)
+        assert not [n for n in spy.seen if "lift_fresh" in n or "arange" in n or "linspace" in n], spy.seen

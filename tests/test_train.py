@@ -84,7 +84,9 @@ def test_train_writes_every_file_and_evaluate_reads_it(straight):
     rows = list(csv.DictReader(io.StringIO((out / "log.csv").read_text())))
     assert [r["epoch"] for r in rows] == ["1", "2"]
     assert [r["step"] for r in rows] == ["2", "4"]
-    assert set(rows[0]) == {"epoch", "step", "train_loss", "lr", "val_top1", "samples_per_s", "seconds"}
+    assert set(rows[0]) == {"epoch", "step", "train_loss", "lr", "val_top1", "samples_per_s", "seconds",
+                            "capped_at_step"}
+    assert all(r["capped_at_step"] == "" for r in rows)  # not capped
     assert all(0.0 <= float(r["val_top1"]) <= 100.0 and float(r["samples_per_s"]) > 0 for r in rows)
     env = json.loads((out / "env.json").read_text())
     assert env["torch"] == torch.__version__ and "train" in env["argv"] and env["start_time"]
@@ -98,6 +100,7 @@ def test_train_writes_every_file_and_evaluate_reads_it(straight):
     assert evaluate_cli.main(["--config", str(cfg), "--run", str(out), "--device", "cpu"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_clips"] == 8 and set(metrics["metrics"]) == {"top1", "top5"}
+    assert metrics["capped_at_step"] is None
     assert metrics["metrics"]["top5"] == 100.0  # 2 classes: the true one is always in the top 5
     assert (metrics["dataset"], metrics["variant"], metrics["seed"], metrics["demo"]) == (DATASET, "datar", 0, True)
     preds = list(csv.DictReader(io.StringIO((out / "predictions.csv").read_text())))
@@ -182,6 +185,113 @@ def test_nan_fbank_stops_with_step_and_clip_ids(tmp_path):
     with pytest.raises(TrainingError, match=r"non-finite training loss .* epoch 1, step 1; .*") as err:
         train_run(cfg, spec, progress_mode="off")
     assert sd.clip_ids[3] in str(err.value)
+
+
+def test_nan_in_a_later_step_is_named_at_the_next_loss_check(tmp_path):
+    """Losses are read back every few steps / at epoch end, not per step; the first bad step is named."""
+    data = tmp_path / "data"
+    write_synthetic_dataset(data, DATASET, heads={"label": 2}, splits={"train": 16, "test": 4},
+                            frames=FRAMES, mel=MEL, shard_size=16)
+    cfg = load_config(write_config(tmp_path, data, batch_size=4))
+    from datar.train.sampler import EpochSampler as _S
+
+    third_batch = _S(16, seed=0, epoch=0).order()[8:12]  # the clips of step 3 in epoch 1
+    shard = data / DATASET / "fbank" / "train-00000.safetensors"
+    sd = read_shard(shard)
+    fb = sd.fbank.clone()
+    fb[third_batch[1]] = float("nan")
+    write_shard(shard, type(sd)(fbank=fb, labels=sd.labels, n_frames=sd.n_frames, clip_ids=sd.clip_ids,
+                                dataset=sd.dataset, shard=sd.shard, fbank_config=sd.fbank_config))
+    write_data_version(data, DATASET)  # what the workflow does after a feature job
+    spec = RunSpec(dataset=DATASET, variant="dat_deform", seed=0, out=tmp_path / "run", device="cpu")
+    with pytest.raises(TrainingError, match=r"non-finite training loss .* epoch 1, step 3; ") as err:
+        train_run(cfg, spec, progress_mode="off")
+    assert sd.clip_ids[third_batch[1]] in str(err.value)
+    assert not (tmp_path / "run" / "last.ckpt").exists()  # checked before any checkpoint
+
+
+def test_loss_ledger_reads_back_in_one_go_and_names_the_first_bad_step():
+    from datar.train.faults import LossLedger
+
+    ledger = LossLedger(capacity=4, device=torch.device("cpu"), where="run")
+    for step, value in enumerate([1.0, 2.0], start=1):
+        ledger.add(torch.tensor(value), epoch=1, step=step, clip_ids=[f"c{step}"], n=2)
+    assert ledger.flush() == (6.0, 2.0) and ledger.flush() == (0.0, None)
+    for step, value in enumerate([1.0, float("inf"), float("nan"), 1.0], start=3):
+        ledger.add(torch.tensor(value), epoch=2, step=step, clip_ids=[f"c{step}"], n=1)
+    assert ledger.full
+    with pytest.raises(TrainingError, match=r"run: non-finite training loss \(inf\) at epoch 2, step 4; batch clip ids: c4"):
+        ledger.flush()
+
+
+def test_max_steps_caps_the_run_but_keeps_the_full_schedule(data_dir, tmp_path):
+    cfg = load_config(write_config(tmp_path, data_dir, max_steps=3, warmup_steps=0, schedule="cosine"))
+    spec = RunSpec(dataset=DATASET, variant="ast", seed=0, out=tmp_path / "run", device="cpu")
+    result = train_run(cfg, spec, progress_mode="off")
+    assert result.status == "completed" and result.step == 3
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "run" / "log.csv").read_text())))
+    assert [(r["epoch"], r["step"], r["capped_at_step"]) for r in rows] == [("1", "2", ""), ("2", "3", "3")]
+    # The rate of step 3 is the uncapped 4-step run's, not a schedule squeezed into 3 steps.
+    assert float(rows[-1]["lr"]) == pytest.approx(lr_at(cfg.train, 2, steps_per_epoch=2, total_steps=4))
+    assert float(rows[-1]["lr"]) != pytest.approx(lr_at(cfg.train, 2, steps_per_epoch=2, total_steps=3))
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["capped_at_step"] == 3
+    assert evaluate_cli.main(["--config", str(tmp_path / "cfg.yaml"), "--run", str(tmp_path / "run"),
+                              "--device", "cpu"]) == 0
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["capped_at_step"] == 3
+    # A rerun is a no-op; a cap at or above the run's length is no cap.
+    assert train_run(cfg, spec, progress_mode="off").status == "already_complete"
+    cfg8 = load_config(write_config(tmp_path, data_dir, max_steps=8))
+    train_run(cfg8, RunSpec(dataset=DATASET, variant="ast", seed=0, out=tmp_path / "run8", device="cpu"),
+              progress_mode="off")
+    assert load_checkpoint(tmp_path / "run8" / "checkpoint.pt")["capped_at_step"] is None
+
+
+def test_dataloader_workers_give_the_same_run_as_none(straight, tmp_path):
+    """SpecAugment masks are seeded per (seed, epoch, clip): persistent workers change nothing."""
+    cfg_path, ref = straight
+    raw = yaml.safe_load(Path(cfg_path).read_text())
+    cfg = load_config(write_config(tmp_path, Path(raw["data_dir"]), num_workers=2))
+    out = tmp_path / "run"
+    train_run(cfg, RunSpec(dataset=DATASET, variant="datar", seed=0, out=out, device="cpu"), progress_mode="off")
+    a, b = load_checkpoint(ref / "checkpoint.pt")["model"], load_checkpoint(out / "checkpoint.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # evaluate with workers: the same predictions as without
+    from datar.train.evaluate import evaluate_run
+
+    ours = evaluate_run(cfg, out, device="cpu")
+    theirs = evaluate_run(load_config(cfg_path), ref, device="cpu")
+    assert ours["metrics"] == theirs["metrics"] and (out / "predictions.csv").read_text() == (
+        ref / "predictions.csv").read_text()
+
+
+@pytest.mark.slow
+def test_train_compile_trains_through_torch_compile(data_dir, tmp_path, monkeypatch):
+    """train.compile: the training forward goes through torch.compile (here its "eager" backend:
+    dynamo's graph capture without a C++ build, to stay fast); checkpoints hold the plain model."""
+    real = torch.compile
+    calls = []
+
+    def compile_eager(model, **kw):
+        calls.append(type(model).__name__)
+        return real(model, backend="eager", **kw)
+
+    monkeypatch.setattr(torch, "compile", compile_eager)
+    cfg = load_config(write_config(tmp_path, data_dir, compile=True, max_steps=2))
+    spec = RunSpec(dataset=DATASET, variant="dat_deform", seed=0, out=tmp_path / "run", device="cpu")
+    assert train_run(cfg, spec, progress_mode="off").status == "completed"
+    assert calls == ["DATClassifier"]
+    keys = load_checkpoint(tmp_path / "run" / "checkpoint.pt")["model"].keys()
+    assert keys and not any(k.startswith("_orig_mod") for k in keys)
+    torch._dynamo.reset()
+
+
+def test_fused_adamw_on_cuda_only():
+    from datar.train.loop import _make_optimizer
+
+    cfg = load_config(REPO / "config" / "demo.yaml")
+    model = torch.nn.Linear(2, 2)
+    assert _make_optimizer(cfg, model, torch.device("cuda")).defaults["fused"] is True
+    assert not _make_optimizer(cfg, model, torch.device("cpu")).defaults.get("fused")
 
 
 def test_oom_names_the_setting_to_lower():

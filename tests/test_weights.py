@@ -83,8 +83,15 @@ def test_dat_official_layout_loads_and_adapts():
     assert report.missing == sorted(["adaptor.conv.weight", "adaptor.conv.bias",
                                      "heads.heads.label.fc.weight", "heads.heads.label.fc.bias"])
     assert report.mismatched == {} and "cls_head.weight" in report.skipped
-    assert any("conv_offset.1.norm" in k for k in report.skipped)
-    assert any(k.endswith("relative_position_index") for k in report.skipped)
+    # Skipped: only derived buffers and the ImageNet head; the offset LNs are filled.
+    assert set(report.skipped.values()) == {"derived buffer (recomputed)",
+                                            "source classifier (class count or number of heads differs)"}
+    for stage, block in ((2, 1), (3, 1)):
+        norm = model.stages[stage].blocks[block].attn.offset_net.norm
+        torch.testing.assert_close(norm.weight, sd[f"stages.{stage}.attns.{block}.conv_offset.1.norm.weight"])
+        torch.testing.assert_close(norm.bias, sd[f"stages.{stage}.attns.{block}.conv_offset.1.norm.bias"])
+    pw = model.stages[2].blocks[1].attn.offset_net.pointwise.weight
+    torch.testing.assert_close(pw, sd["stages.2.attns.1.conv_offset.3.weight"].flatten(1))
     # RGB stem summed to one channel.
     torch.testing.assert_close(model.stem.proj.weight, sd["patch_proj.0.weight"].sum(1, keepdim=True))
     assert "summed" in report.adapted["stem.proj.weight"]
@@ -96,10 +103,10 @@ def test_dat_official_layout_loads_and_adapts():
     # rpe table interpolated from the 14x14 map (27x27) to this model's 4x16 stage-3 map (7x31).
     rpe = model.stages[2].blocks[1].attn.rpe_table
     assert rpe.shape == (4, 7, 31) and "stages.2.blocks.1.attn.rpe_table" in report.adapted
-    # A 3x3 offset kernel is zero-padded to the paper's 5x5 (same function).
-    dw = model.stages[3].blocks[1].attn.offset_net.dwconv.weight
-    torch.testing.assert_close(dw[:, :, 1:4, 1:4], sd["stages.3.attns.1.conv_offset.0.weight"])
-    assert dw[:, :, 0].abs().sum() == 0
+    # DAT's kernels (5 in stage 3, 3 in stage 4) load as they are.
+    torch.testing.assert_close(model.stages[3].blocks[1].attn.offset_net.dwconv.weight,
+                               sd["stages.3.attns.1.conv_offset.0.weight"])
+    assert not any("offset_net" in k for k in report.adapted)
     with torch.no_grad():
         assert torch.isfinite(model(torch.randn(1, T, M))["label"]).all()
 
@@ -115,11 +122,23 @@ def test_rel_pos_interpolation_is_identity_at_same_size():
     assert "stages.2.blocks.1.attn.rpe_table" not in report.adapted
 
 
-def test_dat_fixed_reports_offset_keys_unexpected_and_single_head_loads_matching_head():
+def test_offset_kernel_of_another_size_is_padded():
+    model = build_model("dat_deform", size="tiny", heads={"label": 2}, num_mel_bins=M, target_length=T,
+                        offset_kernel=(5, 5))
+    sd = official_dat_state_dict()
+    report = load_pretrained(model, sd)
+    dw = model.stages[3].blocks[1].attn.offset_net.dwconv.weight  # 3x3 zero-padded to 5x5: same function
+    torch.testing.assert_close(dw[:, :, 1:4, 1:4], sd["stages.3.attns.1.conv_offset.0.weight"])
+    assert dw[:, :, 0].abs().sum() == 0 and "(3, 3) -> (5, 5)" in report.adapted["stages.3.blocks.1.attn.offset_net.dwconv.weight"]
+
+
+def test_dat_fixed_skips_the_offset_network_and_single_head_loads_matching_head():
     model = build_model("dat_fixed", size="tiny", heads={"label": 1000}, num_mel_bins=M, target_length=T)
     sd = official_dat_state_dict()
     report = load_pretrained(model, sd)
-    assert report.unexpected and all("conv_offset" in k for k in report.unexpected)
+    assert not report.unexpected
+    offset_keys = [k for k in sd if ".conv_offset." in k]
+    assert offset_keys and all("offsets at 0" in report.skipped[k] for k in offset_keys)
     assert "heads.heads.label.fc.weight" in report.loaded
     assert report.missing == []
 

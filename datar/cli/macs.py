@@ -8,8 +8,6 @@ from datar.cli._args import verb_parser
 
 from datar.errors import ConfigError
 
-PAPER_GMACS = {"ast": 103.4, "datar": 93.3}  # paper §4, VGGSound, 128 x 1024 input
-
 
 def build_parser() -> argparse.ArgumentParser:
     from datar.models import SIZES, VARIANTS
@@ -20,6 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, required=True, help="input frames T (paper: 1024)")
     p.add_argument("--mel", type=int, default=128, help="mel bins M (default 128)")
     p.add_argument("--classes", type=int, default=309, help="classes of the single head (default 309, VGGSound)")
+    p.add_argument("--paper", default="config/paper.yaml",
+                   help="the paper's numbers, for its GMACs at 128 x 1024 (default config/paper.yaml)")
     p.add_argument("--json", dest="json_out", default=None, help="also write the result as JSON to this path")
     return p
 
@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     from datar.io import write_json_atomic
     from datar.models import build_model, describe
     from datar.models.macs import count_macs
+    from datar.report.paper import load_paper
+
+    paper = load_paper(args.paper).compute_gmacs  # paper §4: VGGSound, 128 x 1024 input
 
     try:
         model = build_model(args.variant, size=args.size, heads={"label": args.classes},
@@ -42,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         "classes": args.classes, "params_M": r["params"] / 1e6,
         "gmacs_conv_linear": r["conv_linear"] / 1e9, "gmacs_attention": r["attention"] / 1e9,
         "gmacs_total": r["total"] / 1e9, "convention": r["convention"],
-        "paper_gmacs": PAPER_GMACS.get(args.variant) if (args.mel, args.frames) == (128, 1024) else None,
+        "paper_gmacs": paper.get(args.variant) if (args.mel, args.frames) == (128, 1024) else None,
     }
     print(f"# {args.variant} ({describe(args.variant)}), size {args.size}, input 1 x {args.mel} x {args.frames}")
     print("| params (M) | GMACs conv+linear | GMACs attention products | GMACs total | paper GMACs |")

@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="run directory")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--max-steps", type=int, default=None,
-                   help="testing: end the run after this many optimizer steps")
+                   help="cap the run at this many optimizer steps (overrides train.max_steps; the "
+                        "schedule stays the full run's; the run records capped_at_step)")
     p.add_argument("--progress", choices=["bar", "lines", "off"], default=None,
                    help="progress display (default: bar on a terminal, lines otherwise)")
     return p

@@ -2,7 +2,9 @@
 
 ViT over the (M x T) fbank with 16x16 patches at stride 10 (12 x 101 = 1212 patches for
 128 x 1024), cls + distillation tokens; output = mean of the two tokens after the final
-LayerNorm, then LayerNorm + Linear per label head. Built from an ``ASTConfig`` only:
+LayerNorm, then LayerNorm + Linear per label head. The encoder's LayerNorms use eps 1e-6
+as AST, DeiT and timm do; the head's LayerNorm is PyTorch's default (1e-5) as in AST's
+``mlp_head``. Built from an ``ASTConfig`` only:
 nothing is downloaded.
 """
 
@@ -97,6 +99,7 @@ class ASTClassifier(nn.Module):
             time_stride=stride,
             max_length=target_length,
             num_mel_bins=num_mel_bins,
+            layer_norm_eps=1e-6,  # AST / DeiT / timm (transformers' default is 1e-12)
         )
         self.config._attn_implementation = attention
         self.audio_spectrogram_transformer = ASTModel(self.config)

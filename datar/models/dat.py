@@ -9,7 +9,7 @@ they are 32x256, 16x128, 8x64, 4x32.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -25,7 +25,7 @@ from .window_attention import WindowAttention, fit_window
 
 @dataclass(frozen=True)
 class DATSize:
-    """Widths and depths of a DAT backbone.
+    """Widths and depths of a DAT backbone (DAT-T / S / B of Xia et al. 2022).
 
     Attributes:
         dims: channels per stage.
@@ -33,8 +33,8 @@ class DATSize:
             i, shifted-window (stages 1-2) or deformable (stages 3-4) for odd i).
         heads: attention heads per stage.
         groups: offset groups of the deformable layers in stages 3 and 4.
-        windows: configured (maximum) window per stage; the window used along each axis
-            is the largest divisor of the feature map not above it.
+        drop_path_rate: DAT's stochastic-depth rate for this size (its ImageNet recipe:
+            T 0.2, S 0.3, B 0.5); the default of ``DATClassifier(drop_path_rate=None)``.
         patch_size: stem stride.
         mlp_ratio: MLP hidden width / channels.
     """
@@ -43,17 +43,28 @@ class DATSize:
     depths: tuple[int, int, int, int]
     heads: tuple[int, int, int, int]
     groups: tuple[int, int]
-    windows: tuple[int, int, int, int] = (8, 8, 8, 4)
+    drop_path_rate: float = 0.0
     patch_size: int = 4
     mlp_ratio: float = 4.0
 
 
 DAT_SIZES: dict[str, DATSize] = {
     "tiny": DATSize(dims=(16, 32, 64, 128), depths=(2, 2, 2, 2), heads=(1, 2, 4, 8), groups=(2, 4)),
-    "T": DATSize(dims=(96, 192, 384, 768), depths=(2, 2, 6, 2), heads=(3, 6, 12, 24), groups=(3, 6)),
-    "S": DATSize(dims=(96, 192, 384, 768), depths=(2, 2, 18, 2), heads=(3, 6, 12, 24), groups=(3, 6)),
-    "B": DATSize(dims=(128, 256, 512, 1024), depths=(2, 2, 18, 2), heads=(4, 8, 16, 32), groups=(4, 8)),
+    "T": DATSize(dims=(96, 192, 384, 768), depths=(2, 2, 6, 2), heads=(3, 6, 12, 24), groups=(3, 6),
+                 drop_path_rate=0.2),
+    "S": DATSize(dims=(96, 192, 384, 768), depths=(2, 2, 18, 2), heads=(3, 6, 12, 24), groups=(3, 6),
+                 drop_path_rate=0.3),
+    "B": DATSize(dims=(128, 256, 512, 1024), depths=(2, 2, 18, 2), heads=(4, 8, 16, 32), groups=(4, 8),
+                 drop_path_rate=0.5),
 }
+
+#: DAT's settings at 128 x 1024 (DESIGN.md §4 / §4b): windows per stage (7 at 224 px does
+#: not divide the 32x256 ... 4x32 maps), offset-network kernels of stages 3 and 4 (DAT's
+#: 9-7-5-3 by stage), offset range factor f and key stride r of stages 3-4.
+DEFAULT_WINDOWS: tuple[int, int, int, int] = (8, 8, 8, 4)
+DEFAULT_OFFSET_KERNEL: tuple[int, int] = (5, 3)
+DEFAULT_OFFSET_RANGE_FACTOR = 2.0
+DEFAULT_KV_STRIDE = 1
 
 
 def stage_fmap_sizes(num_mel_bins: int, target_length: int, patch_size: int = 4) -> list[tuple[int, int]]:
@@ -102,8 +113,8 @@ class DATStage(nn.Module):
         second: attention of the odd blocks: ``"shifted"`` window or ``"deformable"``.
         groups: offset groups (deformable only).
         offsets: ``"learned"`` or ``"fixed"`` (deformable only).
-        offset_scale: s (deformable only).
-        offset_kernel_size: offset-generator kernel (deformable only).
+        offset_range_factor: f (deformable only).
+        offset_kernel_size: offset-network kernel (deformable only).
         kv_stride: r (deformable only).
         mlp_ratio: MLP width ratio.
         drop_path: per-block stochastic-depth probabilities (length ``depth``).
@@ -120,9 +131,9 @@ class DATStage(nn.Module):
         second: Literal["shifted", "deformable"],
         groups: int = 1,
         offsets: Literal["learned", "fixed"] = "learned",
-        offset_scale: float = 2.0,
+        offset_range_factor: float = DEFAULT_OFFSET_RANGE_FACTOR,
         offset_kernel_size: int = 5,
-        kv_stride: int = 1,
+        kv_stride: int = DEFAULT_KV_STRIDE,
         mlp_ratio: float = 4.0,
         drop_path: tuple[float, ...] = (),
     ) -> None:
@@ -141,7 +152,8 @@ class DATStage(nn.Module):
             else:
                 attn = DeformableAttention(
                     dim=dim, num_heads=num_heads, groups=groups, fmap_size=(h, w), offsets=offsets,
-                    offset_scale=offset_scale, offset_kernel_size=offset_kernel_size, kv_stride=kv_stride,
+                    offset_range_factor=offset_range_factor, offset_kernel_size=offset_kernel_size,
+                    kv_stride=kv_stride,
                 )
             blocks.append(TransformerBlock(dim=dim, attn=attn, mlp_ratio=mlp_ratio, drop_path=dpr[i]))
         self.blocks = nn.ModuleList(blocks)
@@ -164,13 +176,16 @@ class DATClassifier(nn.Module):
         offsets: ``"learned"`` (deformable) or ``"fixed"`` (offsets held at 0).
         input_transform: ``"none"``, ``"gaussian"`` / ``"laplace"`` (training-time input
             noise of scale ``noise_scale``) or ``"adaptor"`` (eq. 5 with ``adaptor_lambda``).
-        noise_scale: sigma / b of the input noise.
-        adaptor_lambda: lambda of the adaptor.
-        adaptor_kernel_size: kernel of the adaptor's W (default 3).
-        offset_scale: s, maximum offset in reference-grid cells.
-        offset_kernel_size: depthwise kernel of the offset generator (paper: 5).
-        kv_stride: reference-grid subsampling r of the deformable layers.
-        drop_path_rate: stochastic depth, linearly increasing over blocks up to this value.
+        noise_scale: sigma / b of the input noise (required for the noise transforms).
+        adaptor_lambda: lambda of the adaptor (required for ``"adaptor"``).
+        adaptor_kernel_size: kernel of the adaptor's W.
+        windows: configured (maximum) window per stage; the window used along each axis
+            is the largest divisor of the feature map not above it.
+        offset_range_factor: f of the deformable layers (DAT: 2).
+        offset_kernel: offset-network kernels of stages 3 and 4 (DAT: 5, 3).
+        kv_stride: key-grid subsampling r of the deformable layers (DAT-T/S/B: 1).
+        drop_path_rate: stochastic depth, linearly increasing over the blocks from 0 to
+            this value (DAT's rule); None = the size's DAT value.
 
     Attributes:
         adaptor: :class:`InputAdaptor` or None.
@@ -186,17 +201,26 @@ class DATClassifier(nn.Module):
         heads: dict[str, int],
         offsets: Literal["learned", "fixed"] = "learned",
         input_transform: Literal["none", "gaussian", "laplace", "adaptor"] = "none",
-        noise_scale: float = 0.005,
-        adaptor_lambda: float = 0.005,
+        noise_scale: float | None = None,
+        adaptor_lambda: float | None = None,
         adaptor_kernel_size: int = 3,
-        offset_scale: float = 2.0,
-        offset_kernel_size: int = 5,
-        kv_stride: int = 1,
-        drop_path_rate: float = 0.0,
+        windows: tuple[int, int, int, int] = DEFAULT_WINDOWS,
+        offset_range_factor: float = DEFAULT_OFFSET_RANGE_FACTOR,
+        offset_kernel: tuple[int, int] = DEFAULT_OFFSET_KERNEL,
+        kv_stride: int = DEFAULT_KV_STRIDE,
+        drop_path_rate: float | None = None,
     ) -> None:
         super().__init__()
         if input_transform not in ("none", "gaussian", "laplace", "adaptor"):
             raise ValueError(f"input_transform: unknown {input_transform!r}")
+        if input_transform in ("gaussian", "laplace") and noise_scale is None:
+            raise ValueError(f"noise_scale: required for input_transform={input_transform!r}")
+        if input_transform == "adaptor" and adaptor_lambda is None:
+            raise ValueError("adaptor_lambda: required for input_transform='adaptor'")
+        if len(windows) != 4 or any(int(w) < 1 for w in windows):
+            raise ValueError(f"windows: expected 4 positive integers (one per stage), got {windows!r}")
+        if len(offset_kernel) != 2:
+            raise ValueError(f"offset_kernel: expected 2 kernels (stages 3 and 4), got {offset_kernel!r}")
         self.num_mel_bins = num_mel_bins
         self.target_length = target_length
         self.size = size
@@ -208,18 +232,20 @@ class DATClassifier(nn.Module):
             else None
         )
         self.stem = ConvNorm(in_channels=1, out_channels=size.dims[0], kernel_size=size.patch_size, bias=True)
+        rate = size.drop_path_rate if drop_path_rate is None else float(drop_path_rate)
         total = sum(size.depths)
-        dpr = [drop_path_rate * i / max(total - 1, 1) for i in range(total)]
+        dpr = [rate * i / max(total - 1, 1) for i in range(total)]
         stages, downs = [], []
         for i in range(4):
             lo = sum(size.depths[:i])
             stages.append(
                 DATStage(
                     dim=size.dims[i], depth=size.depths[i], num_heads=size.heads[i], fmap_size=fmaps[i],
-                    window=size.windows[i], second="shifted" if i < 2 else "deformable",
-                    groups=size.groups[i - 2] if i >= 2 else 1, offsets=offsets, offset_scale=offset_scale,
-                    offset_kernel_size=offset_kernel_size, kv_stride=kv_stride, mlp_ratio=size.mlp_ratio,
-                    drop_path=tuple(dpr[lo: lo + size.depths[i]]),
+                    window=int(windows[i]), second="shifted" if i < 2 else "deformable",
+                    groups=size.groups[i - 2] if i >= 2 else 1, offsets=offsets,
+                    offset_range_factor=offset_range_factor,
+                    offset_kernel_size=int(offset_kernel[i - 2]) if i >= 2 else 5, kv_stride=kv_stride,
+                    mlp_ratio=size.mlp_ratio, drop_path=tuple(dpr[lo: lo + size.depths[i]]),
                 )
             )
             if i < 3:
@@ -237,18 +263,13 @@ class DATClassifier(nn.Module):
             )
         return x.transpose(1, 2).unsqueeze(1)
 
-    def adapted_input(self, x: torch.Tensor) -> torch.Tensor:
-        """The input the backbone sees after noise/adaptor: (B, T, M) -> (B, T, M)."""
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, M) -> pooled features (B, C4)."""
         img = self.to_image(x)
         if self.noise is not None:
             img = self.noise(img)
         if self.adaptor is not None:
             img = self.adaptor(img)
-        return img.squeeze(1).transpose(1, 2)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, M) -> pooled features (B, C4)."""
-        img = self.adapted_input(x).transpose(1, 2).unsqueeze(1)
         h = self.stem(img)  # (B, H, W, C)
         for i, stage in enumerate(self.stages):
             h = stage(h)
@@ -259,10 +280,3 @@ class DATClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """(B, T, M) -> {head: logits (B, n_classes)}."""
         return self.heads(self.forward_features(x))
-
-
-def resolve_size(size: str, **changes) -> DATSize:
-    """Look up a named DAT size, optionally replacing fields (e.g. ``windows``)."""
-    if size not in DAT_SIZES:
-        raise ValueError(f"size: unknown DAT size {size!r}; choose from {sorted(DAT_SIZES)}")
-    return replace(DAT_SIZES[size], **changes) if changes else DAT_SIZES[size]

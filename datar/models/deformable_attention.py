@@ -1,17 +1,25 @@
-"""Deformable multi-head attention (paper eqs. 2-4; DAT, Xia et al. 2022).
+"""Deformable multi-head attention (paper eqs. 2-4) in DAT's exact conventions.
 
-Coordinate convention (used everywhere in this module, and by
-:func:`datar.models.collect_sampling_points`): positions are normalised to [-1, 1]
-per axis with ``align_corners=True`` semantics, i.e. -1 is the *centre* of the first
-row/column of the feature map and +1 the centre of the last. Reference points are
-``linspace(-1, 1, n)`` per axis, so with zero offsets and ``kv_stride = 1`` bilinear
-sampling returns exactly the features at the grid points. The last dimension of a
-point tensor is ``(y, x)`` = (mel, time).
+DAT (Xia et al., CVPR 2022) is what the paper fine-tunes, so this module computes the
+function of DAT's official module on the same weights (``../shared/DESIGN.md`` §4b).
+For a query map H x W and a key grid Hk x Wk = ceil(H / r) x ceil(W / r):
 
-Offsets are in units of the reference-grid spacing: ``offset = s * tanh(raw)`` cells,
-so no point moves further than ``s`` cells from its reference point along either axis
-(one cell = ``2 / (n - 1)`` in normalised units; an axis with a single reference point
-cannot move). Note that DAT's ``offset_range_factor = f`` equals ``s = f / 2`` here.
+- offset network, per group of C/G channels: depthwise k x k conv (stride r, padding
+  k // 2) -> LayerNorm over the channels (affine, channels-last) -> GELU -> 1x1 conv to
+  2 channels without bias;
+- reference points at pixel centres, ``y_i = ((i + 0.5) / Hk) * 2 - 1`` (x likewise),
+  used with ``grid_sample(..., align_corners=True)`` (so zero-offset keys sit a fraction
+  of a pixel off the feature grid: DAT's convention);
+- offsets ``tanh(raw) * f * (1/Hk, 1/Wk)`` in normalised units, f = ``offset_range_factor``;
+- keys / values: projections of ``grid_sample`` (bilinear, zero padding) of the group's
+  channels at reference + offset;
+- position bias: the query grid by the same centre formula over H x W, displacement
+  ``(q - pos) * 0.5``, bilinear ``grid_sample`` (zero padding, ``align_corners=True``) of
+  the group's heads of the (heads, 2H - 1, 2W - 1) table, added to the scaled logits.
+
+Positions are (y, x) = (mel, time) in the last dimension. Coordinates are float32 even
+under bf16 autocast (float64 when the input is float64): bf16 cannot hold a 64-wide grid.
+The grids are cached per (shape, device, dtype), so nothing is built on the host per call.
 """
 
 from __future__ import annotations
@@ -23,69 +31,92 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def reference_points(h: int, w: int, *, device=None, dtype=None) -> torch.Tensor:
-    """Uniform grid of reference points.
+def coordinate_dtype(dtype: torch.dtype) -> torch.dtype:
+    """Coordinates are float64 for float64 inputs and float32 otherwise (bf16 / fp16 / fp32)."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def centre_grid(h: int, w: int, *, device=None, dtype=torch.float32) -> torch.Tensor:
+    """Pixel-centre grid of an h x w map in DAT's normalised coordinates.
 
     Returns:
-        (h, w, 2) tensor of (y, x) in [-1, 1]; a single point along an axis sits at 0.
+        (h, w, 2) tensor of (y, x), ``y_i = ((i + 0.5) / h) * 2 - 1``, ``x_j`` likewise.
     """
-    ys = torch.linspace(-1.0, 1.0, h, device=device, dtype=dtype) if h > 1 else torch.zeros(1, device=device, dtype=dtype)
-    xs = torch.linspace(-1.0, 1.0, w, device=device, dtype=dtype) if w > 1 else torch.zeros(1, device=device, dtype=dtype)
+    ys = (torch.arange(h, device=device, dtype=torch.float64) + 0.5) / h * 2 - 1
+    xs = (torch.arange(w, device=device, dtype=torch.float64) + 0.5) / w * 2 - 1
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    return torch.stack([gy, gx], dim=-1)
+    return torch.stack([gy, gx], dim=-1).to(dtype)
 
 
-def _half_extent(n: int) -> float:
-    """(n - 1) / 2: pixels per normalised unit along an axis of n samples."""
-    return (n - 1) / 2.0
+class SharedDepthwiseConv2d(nn.Conv2d):
+    """A depthwise conv of C/G channels applied to each of G channel groups (one kernel set).
+
+    Holds DAT's (C/G, 1, k, k) kernel; :meth:`forward` runs it on all C = G x C/G channels
+    at once with the kernel repeated G times, which is running it on each group's slice.
+    (As an ``nn.Conv2d`` it is counted by :func:`datar.models.macs.count_macs`: output
+    elements x k x k.)
+    """
+
+    def forward(self, x: torch.Tensor, groups: int = 1) -> torch.Tensor:  # type: ignore[override]
+        """(B, G * C/G, H, W) -> (B, G * C/G, Hk, Wk)."""
+        w = self.weight.repeat(groups, 1, 1, 1)
+        b = self.bias.repeat(groups) if self.bias is not None else None
+        return F.conv2d(x, w, b, stride=self.stride, padding=self.padding, groups=x.shape[1])
 
 
-class OffsetGenerator(nn.Module):
-    """Audio offset generator theta_offset: depthwise k x k conv, GELU, 1x1 conv to 2 (no bias).
+class OffsetNetwork(nn.Module):
+    """DAT's offset network theta_offset for one group: dwconv k x k -> LN -> GELU -> 1x1 (no bias).
 
     Args:
-        channels: channels per offset group (C / groups).
-        kernel_size: depthwise kernel (paper: 5).
-        stride: reference-grid subsampling factor r.
+        channels: channels per offset group (C / G).
+        kernel_size: depthwise kernel k (DAT: 5 in stage 3, 3 in stage 4).
+        stride: key-grid subsampling factor r.
     """
 
-    def __init__(self, *, channels: int, kernel_size: int = 5, stride: int = 1) -> None:
+    def __init__(self, *, channels: int, kernel_size: int, stride: int = 1) -> None:
         super().__init__()
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size: must be a positive odd integer, got {kernel_size}")
         if stride < 1:
             raise ValueError(f"stride: must be >= 1, got {stride}")
-        self.dwconv = nn.Conv2d(channels, channels, kernel_size, stride=stride, padding=kernel_size // 2, groups=channels)
+        self.dwconv = SharedDepthwiseConv2d(channels, channels, kernel_size, stride=stride,
+                                            padding=kernel_size // 2, groups=channels)
+        self.norm = nn.LayerNorm(channels)
         self.act = nn.GELU()
-        self.pointwise = nn.Conv2d(channels, 2, 1, bias=False)
+        self.pointwise = nn.Linear(channels, 2, bias=False)  # DAT's 1x1 conv, applied channels-last
 
-    def forward(self, q: torch.Tensor) -> torch.Tensor:
-        """(B*G, C/G, H, W) -> raw offsets (B*G, 2, Hk, Wk), channel order (y, x)."""
-        return self.pointwise(self.act(self.dwconv(q)))
+    def forward(self, q: torch.Tensor, groups: int) -> torch.Tensor:
+        """(B, H, W, C) queries of ``groups`` groups -> raw offsets (B*G, Hk, Wk, 2), last dim (y, x).
+
+        The network is shared by the groups, so its depthwise kernel runs on all C channels
+        at once (the kernel repeated G times), channels-last as the queries come: the same
+        function as running it on each group's (C/G, H, W) slice, without copying them out.
+        """
+        b, _, _, c = q.shape
+        z = self.dwconv(q.permute(0, 3, 1, 2), groups).permute(0, 2, 3, 1)  # (B, Hk, Wk, C)
+        hk, wk = z.shape[1:3]
+        raw = self.pointwise(self.act(self.norm(z.reshape(b, hk, wk, groups, c // groups))))  # (B, Hk, Wk, G, 2)
+        return raw.permute(0, 3, 1, 2, 4).reshape(b * groups, hk, wk, 2)
 
 
 class DeformableAttention(nn.Module):
-    """Deformable multi-head attention over a (B, H, W, C) feature map.
-
-    q = X W_q; offsets = s * tanh(theta_offset(q)) per offset group; keys and values
-    are projections of X sampled bilinearly at reference + offset (eq. 2-3); the logits
-    get a relative position bias sampled bilinearly from a (2 H0 - 1) x (2 W0 - 1) table
-    per head at the continuous query-key displacements (eq. 4).
+    """Deformable multi-head attention over a (B, H, W, C) feature map (DAT's module).
 
     Args:
         dim: channels C.
         num_heads: attention heads M (divisible by ``groups``).
-        groups: offset groups G; each group of C/G channels (M/G heads) shares offsets.
-        fmap_size: (H0, W0) feature-map size the bias table is built for.
-        offsets: ``"learned"`` (the deformable attention) or ``"fixed"`` (offsets held
-            at 0: keys/values at the reference grid; no offset network is built).
-        offset_scale: s, the largest offset in reference-grid cells.
-        offset_kernel_size: depthwise kernel of the offset generator (paper: 5).
-        kv_stride: subsampling factor r of the reference grid (1 = one key per token).
+        groups: offset groups G; group g owns channels [g C/G, (g+1) C/G) and heads
+            [g M/G, (g+1) M/G), and shares one set of sampling points.
+        fmap_size: (H, W) of the query map; the bias table is (M, 2H - 1, 2W - 1).
+        offsets: ``"learned"`` (deformable) or ``"fixed"`` (offsets held at 0: keys and
+            values at the reference points; no offset network is built).
+        offset_range_factor: f, the offset bound in units of (1/Hk, 1/Wk) (DAT: 2).
+        offset_kernel_size: depthwise kernel of the offset network (DAT: 5 / 3).
+        kv_stride: r, subsampling of the key grid (DAT-T/S/B: 1).
 
     Attributes:
         record_points: when True, each forward stores ``last_points`` (B, G, Hk, Wk, 2)
-            (y, x) in [-1, 1] and ``last_reference`` (Hk, Wk, 2), detached.
+            (y, x) and ``last_reference`` (Hk, Wk, 2), detached.
     """
 
     def __init__(
@@ -96,7 +127,7 @@ class DeformableAttention(nn.Module):
         groups: int,
         fmap_size: tuple[int, int],
         offsets: Literal["learned", "fixed"] = "learned",
-        offset_scale: float = 2.0,
+        offset_range_factor: float = 2.0,
         offset_kernel_size: int = 5,
         kv_stride: int = 1,
     ) -> None:
@@ -107,8 +138,8 @@ class DeformableAttention(nn.Module):
             raise ValueError(f"groups: {groups} must be >= 1 and divide num_heads {num_heads}")
         if offsets not in ("learned", "fixed"):
             raise ValueError(f"offsets: expected 'learned' or 'fixed', got {offsets!r}")
-        if offset_scale < 0:
-            raise ValueError(f"offset_scale: must be >= 0, got {offset_scale}")
+        if not offset_range_factor > 0:
+            raise ValueError(f"offset_range_factor: must be > 0, got {offset_range_factor}")
         if kv_stride < 1:
             raise ValueError(f"kv_stride: must be >= 1, got {kv_stride}")
         self.dim = dim
@@ -116,23 +147,24 @@ class DeformableAttention(nn.Module):
         self.groups = groups
         self.head_dim = dim // num_heads
         self.scale = self.head_dim ** -0.5
-        self.fmap_size = tuple(fmap_size)
+        self.fmap_size = (int(fmap_size[0]), int(fmap_size[1]))
         self.offsets = offsets
-        self.offset_scale = float(offset_scale)
+        self.offset_range_factor = float(offset_range_factor)
+        self.offset_kernel_size = offset_kernel_size
         self.kv_stride = kv_stride
         self.q = nn.Linear(dim, dim)
         self.k = nn.Linear(dim, dim)
         self.v = nn.Linear(dim, dim)
         self.proj = nn.Linear(dim, dim)
         self.offset_net = (
-            OffsetGenerator(channels=dim // groups, kernel_size=offset_kernel_size, stride=kv_stride)
+            OffsetNetwork(channels=dim // groups, kernel_size=offset_kernel_size, stride=kv_stride)
             if offsets == "learned"
             else None
         )
-        self.offset_kernel_size = offset_kernel_size
-        h0, w0 = self.fmap_size
-        self.rpe_table = nn.Parameter(torch.zeros(num_heads, 2 * h0 - 1, 2 * w0 - 1))
+        h, w = self.fmap_size
+        self.rpe_table = nn.Parameter(torch.zeros(num_heads, 2 * h - 1, 2 * w - 1))
         nn.init.trunc_normal_(self.rpe_table, std=0.01)
+        self._grids: dict[tuple, torch.Tensor] = {}
         self.record_points = False
         self.last_points: torch.Tensor | None = None
         self.last_reference: torch.Tensor | None = None
@@ -140,66 +172,98 @@ class DeformableAttention(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"dim={self.dim}, heads={self.num_heads}, groups={self.groups}, offsets={self.offsets}, "
-            f"s={self.offset_scale}, r={self.kv_stride}, fmap={self.fmap_size}"
+            f"f={self.offset_range_factor}, k={self.offset_kernel_size}, r={self.kv_stride}, fmap={self.fmap_size}"
         )
 
-    def key_grid_size(self, h: int, w: int) -> tuple[int, int]:
-        """Reference grid (Hk, Wk) = ceil(H / r), ceil(W / r)."""
+    def key_grid_size(self) -> tuple[int, int]:
+        """Key grid (Hk, Wk) = (ceil(H / r), ceil(W / r)) of the query map."""
         r = self.kv_stride
+        h, w = self.fmap_size
         return (h - 1) // r + 1, (w - 1) // r + 1
 
+    def _grid(self, h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """Cached :func:`centre_grid` (h, w, 2)."""
+        key = (h, w, device, dtype)
+        grid = self._grids.get(key)
+        if grid is None:
+            grid = self._grids[key] = centre_grid(h, w, device=device, dtype=dtype)
+        return grid
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.ndim != 4 or tuple(x.shape[1:3]) != self.fmap_size or x.shape[3] != self.dim:
+            raise ValueError(f"x: expected (B, {self.fmap_size[0]}, {self.fmap_size[1]}, {self.dim}), "
+                             f"got {tuple(x.shape)}")
+
     def sampling_positions(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Deformed sampling positions from the queries.
+        """Deformed sampling points from the queries.
 
         Args:
             q: queries (B, H, W, C).
 
         Returns:
-            ``(pos, ref)``: pos (B*G, Hk, Wk, 2) = ref + offsets, ref (Hk, Wk, 2); (y, x) in [-1, 1].
+            ``(pos, ref)``: pos (B*G, Hk, Wk, 2) = ref + offsets, ref (Hk, Wk, 2); (y, x),
+            in :func:`coordinate_dtype` of ``q``.
         """
         b, h, w, c = q.shape
-        hk, wk = self.key_grid_size(h, w)
-        ref = reference_points(hk, wk, device=q.device, dtype=q.dtype)
+        hk, wk = self.key_grid_size()
+        cd = coordinate_dtype(q.dtype)
+        ref = self._grid(hk, wk, q.device, cd)
         if self.offset_net is None:
             return ref.expand(b * self.groups, hk, wk, 2), ref
-        q_groups = q.permute(0, 3, 1, 2).reshape(b * self.groups, c // self.groups, h, w)
-        raw = self.offset_net(q_groups)  # (B*G, 2, Hk, Wk)
-        assert raw.shape[-2:] == (hk, wk), "offset grid must match the reference grid"
-        cell = torch.tensor(
-            [2.0 / (hk - 1) if hk > 1 else 0.0, 2.0 / (wk - 1) if wk > 1 else 0.0], device=q.device, dtype=q.dtype
-        )
-        offset = self.offset_scale * torch.tanh(raw).permute(0, 2, 3, 1) * cell  # (B*G, Hk, Wk, 2)
-        return ref + offset, ref
+        raw = self.offset_net(q, self.groups).to(cd)  # (B*G, Hk, Wk, 2)
+        assert raw.shape[1:3] == (hk, wk), "offset grid must match the key grid"
+        return torch.addcmul(ref, raw.tanh(), self._offset_scale(q.device, cd)), ref  # ref + tanh(raw) f/(Hk, Wk)
 
-    def position_bias(self, pos: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    def _offset_scale(self, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """f * (1/Hk, 1/Wk), cached: (2,)."""
+        key = ("offset_scale", device, dtype)
+        scale = self._grids.get(key)
+        if scale is None:
+            hk, wk = self.key_grid_size()
+            f = self.offset_range_factor
+            scale = self._grids[key] = torch.tensor([f / hk, f / wk], dtype=torch.float64).to(device, dtype)
+        return scale
+
+    def _half_query_grid_xy(self, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """0.5 x the query grid, (x, y) order: (H*W, 2), cached (scaling by 0.5 is exact)."""
+        key = ("half_query_xy", device, dtype)
+        grid = self._grids.get(key)
+        if grid is None:
+            h, w = self.fmap_size
+            grid = self._grids[key] = (self._grid(h, w, device, dtype).flip(-1) * 0.5).reshape(h * w, 2)
+        return grid
+
+    def position_bias(self, pos: torch.Tensor) -> torch.Tensor:
         """Deformable relative position bias phi(B_hat; R).
 
         Args:
-            pos: key positions (B*G, Hk, Wk, 2), (y, x) in [-1, 1] of an (h, w) map.
-            h: query-map height.
-            w: query-map width.
+            pos: key positions (B*G, Hk, Wk, 2), (y, x), from :meth:`sampling_positions`.
 
         Returns:
-            (B*G, M/G, h*w, Hk*Wk) bias: the table bilinearly sampled at the displacement
-            (query - key) in pixels; an integer displacement (dy, dx) reads entry
-            [dy + H0 - 1, dx + W0 - 1] exactly.
+            (B*G, M/G, H*W, Hk*Wk): the group's heads of the table sampled bilinearly
+            (zero padding, ``align_corners=True``) at ``(q - pos) * 0.5``, in ``pos``'s dtype.
+
+        The displacement grid is written once, already in grid_sample's (x, y) order, as
+        ``0.5 q - 0.5 pos``: bit-identical to ``(q - pos) * 0.5`` (a power-of-two scale
+        commutes with rounding) without a second pass or an (y, x) -> (x, y) copy over the
+        (H*W) x (Hk*Wk) grid.
         """
         bg = pos.shape[0]
-        h0, w0 = self.fmap_size
-        qgrid = reference_points(h, w, device=pos.device, dtype=pos.dtype).view(1, h * w, 1, 2)
-        disp_norm = qgrid - pos.reshape(bg, 1, -1, 2)  # (B*G, hw, Nk, 2)
-        pix = disp_norm * torch.tensor([_half_extent(h), _half_extent(w)], device=pos.device, dtype=pos.dtype)
-        # Table coordinate: pixel displacement d sits at index d + (n0 - 1) of 2 n0 - 1 entries.
-        to_table = torch.tensor(
-            [1.0 / (h0 - 1) if h0 > 1 else 0.0, 1.0 / (w0 - 1) if w0 > 1 else 0.0], device=pos.device, dtype=pos.dtype
-        )
-        grid = (pix * to_table)[..., (1, 0)]  # grid_sample wants (x, y)
-        table = self.rpe_table.to(pos.dtype).view(self.groups, self.num_heads // self.groups, 2 * h0 - 1, 2 * w0 - 1)
-        table = table.repeat(bg // self.groups, 1, 1, 1)  # (B*G, M/G, 2H0-1, 2W0-1)
-        return F.grid_sample(table, grid, mode="bilinear", padding_mode="border", align_corners=True)
+        h, w = self.fmap_size
+        half_q = self._half_query_grid_xy(pos.device, pos.dtype).view(1, h * w, 1, 2)
+        half_pos = (pos.flip(-1) * 0.5).reshape(bg, 1, -1, 2)  # small: (B*G, 1, Nk, 2)
+        displacement = half_q - half_pos  # (B*G, HW, Nk, 2), (x, y)
+        table = self.rpe_table.to(pos.dtype)[None].expand(bg // self.groups, -1, -1, -1)
+        table = table.reshape(bg, self.num_heads // self.groups, 2 * h - 1, 2 * w - 1)
+        return F.grid_sample(table, displacement, mode="bilinear", padding_mode="zeros", align_corners=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, H, W, C) -> (B, H, W, C)."""
+        """(B, H, W, C) -> (B, H, W, C).
+
+        ``softmax(q k^T * scale + bias) v`` per head as one fused
+        ``scaled_dot_product_attention`` with the bias as its additive mask.
+        """
+        self._check_input(x)
         b, h, w, c = x.shape
         g, m, d = self.groups, self.num_heads, self.head_dim
         q = self.q(x)
@@ -207,14 +271,14 @@ class DeformableAttention(nn.Module):
         if self.record_points:
             self.last_points = pos.detach().view(b, g, *pos.shape[1:])
             self.last_reference = ref.detach()
-        x_groups = x.permute(0, 3, 1, 2).reshape(b * g, c // g, h, w)
-        sampled = F.grid_sample(x_groups, pos[..., (1, 0)], mode="bilinear", padding_mode="zeros", align_corners=True)
+        x_groups = x.permute(0, 3, 1, 2).reshape(b * g, c // g, h, w).to(pos.dtype)
+        sampled = F.grid_sample(x_groups, pos.flip(-1), mode="bilinear", padding_mode="zeros",
+                                align_corners=True)  # (B*G, C/G, Hk, Wk)
         nk = sampled.shape[-2] * sampled.shape[-1]
-        sampled = sampled.view(b, c, nk).transpose(1, 2)  # (B, Nk, C)
+        sampled = sampled.reshape(b, c, nk).transpose(1, 2).contiguous()  # (B, Nk, C), once for k and v
         k = self.k(sampled).view(b, nk, m, d).transpose(1, 2)  # (B, M, Nk, d)
         v = self.v(sampled).view(b, nk, m, d).transpose(1, 2)
-        qh = q.view(b, h * w, m, d).transpose(1, 2)  # (B, M, HW, d)
-        logits = (qh * self.scale) @ k.transpose(-2, -1)  # (B, M, HW, Nk)
-        logits = logits + self.position_bias(pos, h, w).reshape(b, m, h * w, nk)
-        out = (logits.softmax(dim=-1) @ v).transpose(1, 2).reshape(b, h, w, c)
-        return self.proj(out)
+        qh = q.reshape(b, h * w, m, d).transpose(1, 2)  # (B, M, HW, d)
+        bias = self.position_bias(pos).view(b, m, h * w, nk)
+        out = F.scaled_dot_product_attention(qh, k, v, attn_mask=bias.to(qh.dtype), scale=self.scale)  # (B, M, HW, d)
+        return self.proj(out.transpose(1, 2).reshape(b, h, w, c))

@@ -49,15 +49,15 @@ def adapted_input(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torc
     """The adaptor's output and what it added, in eval mode (Fig. 1).
 
     Args:
-        model: a model with an ``adaptor`` attribute (not None).
+        model: a model from :func:`datar.models.build_model` whose ``adaptor`` is not None.
         x: fbank batch (B, T, M).
 
     Returns:
-        ``(adapted, added)``, both (B, T, M): adapted = x + added, added = lambda (b + W * x).
+        ``(adapted, added)``, both (B, T, M): adapted = x + added, added = lambda (b + W * x),
+        what the backbone sees in eval mode (the noise variants add nothing in eval mode).
     """
     adaptor = getattr(model, "adaptor", None)
     if adaptor is None:
         raise ValueError("model: this variant has no input adaptor (model.adaptor is None)")
-    img = x.transpose(1, 2).unsqueeze(1)
-    added = adaptor.delta(img).squeeze(1).transpose(1, 2)
+    added = adaptor.delta(model.to_image(x)).squeeze(1).transpose(1, 2)
     return x + added, added

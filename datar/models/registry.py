@@ -1,70 +1,46 @@
-"""Named model variants (the names used in configs and tables) and :func:`build_model`."""
+""":func:`build_model`: a registered variant (:mod:`datar.variants`) as a torch module."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
 from torch import nn
 
+from datar.variants import VARIANTS, VariantSpec, describe
+
 from .ast import AST_SIZES, ASTClassifier
-from .dat import DAT_SIZES, DATClassifier, resolve_size
+from .dat import DAT_SIZES, DATClassifier
 from .heads import check_heads
 
-
-@dataclass(frozen=True)
-class VariantSpec:
-    """What a variant name means.
-
-    Attributes:
-        name: registry key.
-        family: ``"ast"`` or ``"dat"``.
-        offsets: deformable offsets ``"learned"`` or ``"fixed"`` at 0 (dat only).
-        input_transform: ``"none"``, ``"gaussian"``, ``"laplace"`` or ``"adaptor"`` (dat only).
-        noise_scale: sigma / b of the input noise.
-        adaptor_lambda: lambda of the adaptor.
-        description: one line for tables.
-    """
-
-    name: str
-    family: Literal["ast", "dat"]
-    description: str
-    offsets: Literal["learned", "fixed"] = "learned"
-    input_transform: Literal["none", "gaussian", "laplace", "adaptor"] = "none"
-    noise_scale: float = 0.005
-    adaptor_lambda: float = 0.005
-
-
-_SPECS = [
-    VariantSpec(name="ast", family="ast", description="AST baseline (ViT, 16x16 patches, stride 10)"),
-    VariantSpec(name="dat_fixed", family="dat", offsets="fixed", description="without deformable (offsets fixed at 0)"),
-    VariantSpec(name="dat_deform", family="dat", description="with deformable"),
-    VariantSpec(name="dat_deform_gauss", family="dat", input_transform="gaussian",
-                description="deformable + N(0, 0.005) input noise"),
-    VariantSpec(name="dat_deform_laplace", family="dat", input_transform="laplace",
-                description="deformable + Laplace(0, 0.005) input noise"),
-    VariantSpec(name="datar_l0.2", family="dat", input_transform="adaptor", adaptor_lambda=0.2,
-                description="deformable + adaptor, lambda = 0.2"),
-    VariantSpec(name="datar", family="dat", input_transform="adaptor", adaptor_lambda=0.005,
-                description="DATAR: deformable + adaptor, lambda = 0.005"),
-]
-
-VARIANTS: MappingProxyType[str, VariantSpec] = MappingProxyType({s.name: s for s in _SPECS})
 SIZES: tuple[str, ...] = ("tiny", "T", "S", "B")
 
-_DAT_OVERRIDES = {
-    "offset_scale", "offset_kernel_size", "kv_stride", "drop_path_rate", "adaptor_kernel_size",
-    "adaptor_lambda", "noise_scale", "windows",
-}
-_AST_OVERRIDES = {"dropout", "attention", "patch_size", "stride"}
+#: The DAT-family settings of the ``model:`` config section that :func:`build_model` takes
+#: (config key = keyword), for :func:`model_options`.
+DAT_OPTIONS: tuple[str, ...] = (
+    "adaptor_kernel", "windows", "offset_range_factor", "offset_kernel", "kv_stride", "drop_path_rate",
+)
 
 
-def describe(variant: str) -> str:
-    """One-line human description of a variant, for tables."""
+def model_options(model_cfg: Any, variant: str) -> dict[str, Any]:
+    """The :func:`build_model` keywords a ``model:`` config section sets for ``variant``.
+
+    Args:
+        model_cfg: a :class:`datar.config.ModelConfig` (anything with the attributes of
+            :data:`DAT_OPTIONS`).
+        variant: a key of :data:`VARIANTS`.
+
+    Returns:
+        ``{keyword: value}`` for the DAT family (lists as tuples), ``{}`` for AST.
+    """
     if variant not in VARIANTS:
         raise ValueError(f"variant: unknown {variant!r}; choose from {sorted(VARIANTS)}")
-    return VARIANTS[variant].description
+    if VARIANTS[variant].family != "dat":
+        return {}
+    out = {}
+    for key in DAT_OPTIONS:
+        value = getattr(model_cfg, key)
+        out[key] = tuple(value) if isinstance(value, (list, tuple)) else value
+    return out
 
 
 def build_model(
@@ -74,7 +50,12 @@ def build_model(
     heads: dict[str, int],
     num_mel_bins: int,
     target_length: int,
-    **overrides: Any,
+    adaptor_kernel: int | None = None,
+    windows: tuple[int, int, int, int] | None = None,
+    offset_range_factor: float | None = None,
+    offset_kernel: tuple[int, int] | None = None,
+    kv_stride: int | None = None,
+    drop_path_rate: float | None = None,
 ) -> nn.Module:
     """Build a registered variant.
 
@@ -84,9 +65,15 @@ def build_model(
         heads: ``{head name: classes}``, e.g. ``{"label": 32}`` or ``{"verb": 97, "noun": 300}``.
         num_mel_bins: M of the (B, T, M) input.
         target_length: T of the (B, T, M) input.
-        **overrides: dat: ``offset_scale``, ``offset_kernel_size``, ``kv_stride``,
-            ``drop_path_rate``, ``adaptor_kernel_size``, ``adaptor_lambda``, ``noise_scale``,
-            ``windows`` (4 ints); ast: ``dropout``, ``attention``, ``patch_size``, ``stride``.
+        adaptor_kernel: DAT family: kernel of the adaptor's W (default 3).
+        windows: DAT family: window per stage (default 8, 8, 8, 4).
+        offset_range_factor: DAT family: f (default DAT's 2).
+        offset_kernel: DAT family: offset-network kernels of stages 3, 4 (default DAT's 5, 3).
+        kv_stride: DAT family: r (default DAT's 1).
+        drop_path_rate: DAT family: stochastic depth (default: DAT's value for the size).
+
+        The DAT-family keywords are the ``model:`` config keys of the same names
+        (:func:`model_options`); None means the default. Setting one for ``ast`` is an error.
 
     Returns:
         A module whose ``forward(x: (B, T, M))`` returns ``{head: logits (B, n_classes)}``;
@@ -100,18 +87,21 @@ def build_model(
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name}: expected a positive integer, got {value!r}")
     heads = check_heads(heads)
-    spec = VARIANTS[variant]
-    allowed = _AST_OVERRIDES if spec.family == "ast" else _DAT_OVERRIDES
-    unknown = sorted(set(overrides) - allowed)
-    if unknown:
-        raise ValueError(f"overrides: unknown key(s) {unknown} for variant {variant!r}; allowed: {sorted(allowed)}")
+    spec: VariantSpec = VARIANTS[variant]
+    options = {"adaptor_kernel_size": adaptor_kernel, "windows": windows, "offset_range_factor": offset_range_factor,
+               "offset_kernel": offset_kernel, "kv_stride": kv_stride, "drop_path_rate": drop_path_rate}
+    given = {k: v for k, v in options.items() if v is not None}
     if spec.family == "ast":
-        return ASTClassifier(size=AST_SIZES[size], num_mel_bins=num_mel_bins, target_length=target_length,
-                             heads=heads, **overrides)
-    kwargs = dict(overrides)
-    windows = kwargs.pop("windows", None)
-    dat_size = resolve_size(size, windows=tuple(windows)) if windows is not None else DAT_SIZES[size]
-    kwargs.setdefault("noise_scale", spec.noise_scale)
-    kwargs.setdefault("adaptor_lambda", spec.adaptor_lambda)
-    return DATClassifier(size=dat_size, num_mel_bins=num_mel_bins, target_length=target_length, heads=heads,
-                         offsets=spec.offsets, input_transform=spec.input_transform, **kwargs)
+        if given:
+            names = sorted("adaptor_kernel" if k == "adaptor_kernel_size" else k for k in given)
+            raise ValueError(f"{', '.join(names)}: DAT-family setting(s), not applicable to variant {variant!r}")
+        return ASTClassifier(size=AST_SIZES[size], num_mel_bins=num_mel_bins, target_length=target_length, heads=heads)
+    for key in ("windows", "offset_kernel"):
+        if key in given:
+            given[key] = tuple(int(v) for v in given[key])
+    return DATClassifier(size=DAT_SIZES[size], num_mel_bins=num_mel_bins, target_length=target_length, heads=heads,
+                         offsets=spec.offsets, input_transform=spec.input_transform, noise_scale=spec.noise_scale,
+                         adaptor_lambda=spec.adaptor_lambda, **given)
+
+
+__all__ = ["DAT_OPTIONS", "SIZES", "VARIANTS", "VariantSpec", "build_model", "describe", "model_options"]

@@ -11,8 +11,11 @@ understood. Supported layouts:
   family. The RGB stem is summed to one channel; window bias tables
   ``(2w-1)^2 x heads`` and deformable ``rpe_table`` (heads, 2H-1, 2W-1) are interpolated
   (bicubic) to this model's windows and feature maps; offset kernels of another size are
-  zero-padded / centre-cropped. DAT's LayerNorm inside the offset network has no place in
-  the paper's generator (dwconv, GELU, 1x1) and is skipped, as is the ImageNet head.
+  zero-padded / centre-cropped; the offset network's LayerNorm (``conv_offset.1.norm``)
+  and 1x1 conv (``conv_offset.3``) land in ``offset_net.norm`` / ``offset_net.pointwise``.
+  Skipped: derived buffers (``relative_position_index``, ``attn_mask``), the ImageNet head
+  (unless the model has one head of the same shape) and, for a variant with offsets fixed
+  at 0, the offset network.
 - ``deit`` (timm ViT/DeiT keys: ``patch_embed.proj.weight``, ``blocks.{i}.attn.qkv.weight``,
   ``pos_embed``, ``cls_token``, ``dist_token``), also with AST's ``module.v.`` prefix and
   ``module.mlp_head.{0,1}`` head, and ``hf_ast`` (``transformers`` AST keys, old
@@ -168,12 +171,12 @@ _DAT_RULES: list[tuple[str, str]] = [
     (r"stages\.(\d)\.attns\.(\d+)\.relative_position_bias_table", r"stages.\1.blocks.\2.attn.rel_pos_table"),
     (r"stages\.(\d)\.attns\.(\d+)\.rpe_table", r"stages.\1.blocks.\2.attn.rpe_table"),
     (r"stages\.(\d)\.attns\.(\d+)\.conv_offset\.0\.(weight|bias)", r"stages.\1.blocks.\2.attn.offset_net.dwconv.\3"),
+    (r"stages\.(\d)\.attns\.(\d+)\.conv_offset\.1\.norm\.(weight|bias)", r"stages.\1.blocks.\2.attn.offset_net.norm.\3"),
     (r"stages\.(\d)\.attns\.(\d+)\.conv_offset\.3\.weight", r"stages.\1.blocks.\2.attn.offset_net.pointwise.weight"),
 ]
 _DAT_SKIP: list[tuple[str, str]] = [
     (r".*relative_position_index$", "derived buffer (recomputed)"),
     (r".*attn_mask$", "derived buffer (recomputed)"),
-    (r".*conv_offset\.1\.norm\.(weight|bias)$", "DAT's LayerNorm in the offset network; the paper's generator is dwconv-GELU-1x1"),
     (r"cls_head\.(weight|bias)$", "source classifier (class count or number of heads differs)"),
 ]
 
@@ -193,7 +196,11 @@ def _single_head_target(model: nn.Module, key: str, value: torch.Tensor, part: s
 
 
 def _dat_pairs(model: DATClassifier, sd: dict[str, torch.Tensor], report: LoadReport):
+    fixed = not any(k.endswith(".offset_net.dwconv.weight") for k in model.state_dict())
     for key, value in sd.items():
+        if fixed and ".conv_offset." in key:
+            report.skipped[key] = "offset network: this variant holds the offsets at 0"
+            continue
         if key.startswith("cls_head."):
             target = _single_head_target(model, key, value, "fc")
             if target is not None:
@@ -222,7 +229,11 @@ def _adapt_dat(target_key: str, value: torch.Tensor, target: torch.Tensor, model
     if target_key.endswith("rel_pos_table"):
         heads, th, tw = target.shape
         n, h = value.shape if value.ndim == 2 else (None, None)
-        if value.ndim != 2 or h != heads or int(math.isqrt(n)) ** 2 != n:
+        if value.ndim != 2 or h != heads:
+            raise ValueError
+        if n == th * tw:  # same window: DAT's ((2wh-1)(2ww-1), heads) rows are (dy, dx) row-major
+            return value.t().reshape(heads, th, tw), ""
+        if int(math.isqrt(n)) ** 2 != n:
             raise ValueError
         side = math.isqrt(n)
         table = value.t().reshape(heads, side, side)

@@ -8,9 +8,11 @@ any input size works without padding.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -76,10 +78,11 @@ class WindowAttention(nn.Module):
         dim: channels C.
         num_heads: attention heads (must divide ``dim``).
         window: (wh, ww) window size; must divide the feature map at forward time.
-        mode: ``"local"`` (plain windows) or ``"shifted"`` (windows rolled by half a
-            window; an axis whose window spans the whole map is not shifted).
-        fmap_size: (H, W) feature-map size this layer is built for; used only to decide
-            which axes can be shifted.
+        mode: ``"local"`` (plain windows) or ``"shifted"`` (the map rolled by ceil(w / 2)
+            per axis as DAT does, with a -100 mask across the roll seam; an axis whose
+            window spans the whole map is not shifted).
+        fmap_size: (H, W) feature-map size this layer is built for (the shift and the
+            seam mask depend on it; forward checks it).
     """
 
     def __init__(
@@ -105,13 +108,20 @@ class WindowAttention(nn.Module):
         self.window = (wh, ww)
         self.mode = mode
         self.fmap_size = (h, w)
-        self.shift = (wh // 2 if wh < h else 0, ww // 2 if ww < w else 0) if mode == "shifted" else (0, 0)
+        # DAT shifts by ceil(w / 2); an axis whose window spans the whole map is not shifted.
+        self.shift = (
+            (math.ceil(wh / 2) if 1 < wh < h else 0, math.ceil(ww / 2) if 1 < ww < w else 0)
+            if mode == "shifted" else (0, 0)
+        )
         self.scale = (dim // num_heads) ** -0.5
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
         self.rel_pos_table = nn.Parameter(torch.zeros(num_heads, 2 * wh - 1, 2 * ww - 1))
-        nn.init.trunc_normal_(self.rel_pos_table, std=0.02)
+        nn.init.trunc_normal_(self.rel_pos_table, std=0.01)
         self.register_buffer("rel_pos_index", relative_position_index(wh, ww), persistent=False)
+        sh, sw = self.shift
+        self.register_buffer("attn_mask", shifted_window_mask(h, w, wh, ww, sh, sw) if sh or sw else None,
+                             persistent=False)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, heads={self.num_heads}, window={self.window}, mode={self.mode}, shift={self.shift}"
@@ -125,21 +135,23 @@ class WindowAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, H, W, C) -> (B, H, W, C)."""
         b, h, w, c = x.shape
+        if (h, w) != self.fmap_size:
+            raise ValueError(f"x: expected a {self.fmap_size[0]} x {self.fmap_size[1]} map, got {h} x {w}")
         wh, ww = self.window
-        assert h % wh == 0 and w % ww == 0, "window must divide the feature map"
         sh, sw = self.shift
         if sh or sw:
             x = torch.roll(x, shifts=(-sh, -sw), dims=(1, 2))
         nh, nw = h // wh, w // ww
         win = x.view(b, nh, wh, nw, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(b * nh * nw, wh * ww, c)
-        qkv = self.qkv(win).view(-1, wh * ww, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]  # (B*nW, heads, n, d)
-        logits = (q * self.scale) @ k.transpose(-2, -1) + self.relative_bias().unsqueeze(0)
-        if sh or sw:
-            mask = shifted_window_mask(h, w, wh, ww, sh, sw).to(logits)  # (nW, n, n)
-            logits = logits.view(b, nh * nw, self.num_heads, wh * ww, wh * ww) + mask[None, :, None]
-            logits = logits.view(-1, self.num_heads, wh * ww, wh * ww)
-        out = (logits.softmax(dim=-1) @ v).transpose(1, 2).reshape(-1, wh * ww, c)
+        n = wh * ww
+        qkv = self.qkv(win).view(-1, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)  # (B*nW, heads, n, d)
+        mask = self.relative_bias().unsqueeze(0)  # (1, heads, n, n)
+        if sh or sw:  # + the seam mask of each window, the same for every batch item
+            mask = (mask + self.attn_mask.to(mask.dtype)[:, None]).unsqueeze(0)  # (1, nW, heads, n, n)
+            mask = mask.expand(b, -1, -1, -1, -1).reshape(b * nh * nw, self.num_heads, n, n)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask.to(q.dtype), scale=self.scale)
+        out = out.transpose(1, 2).reshape(-1, n, c)
         out = self.proj(out)
         out = out.view(b, nh, nw, wh, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(b, h, w, c)
         if sh or sw:

@@ -253,7 +253,7 @@ def default_macs_counter(cfg: Config) -> tuple[MacsCounter, str]:
     mel, frames = cfg.fbank.num_mel_bins, cfg.fbank.target_length
 
     def count(variant: str) -> float:
-        m = measure_model(variant, cfg.model.size, tuple(sorted(heads.items())), mel, frames)
+        m = measure_model(cfg, variant, cfg.model.size, heads)
         return m["conv_linear"] / 1e9
 
     return count, f"size {cfg.model.size}, input 1 x {frames} frames x {mel} mel, {dataset}'s classes"

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 from datar.config import Config
@@ -96,13 +97,24 @@ def head_sizes(cfg: Config, dataset: str) -> tuple[dict[str, int], str]:
     return {h: 1 for h in ds.heads}, "unknown (classes.json absent): 1 class per head, parameters exclude the head"
 
 
+def measure_model(cfg: Config, variant: str, size: str, heads: Mapping[str, int]) -> dict:
+    """Parameters and MACs of ``variant`` at size ``size``, built with the config's ``model:``
+    options, at batch 1 x ``fbank.target_length`` x ``fbank.num_mel_bins`` (cached per process)."""
+    from datar.models import model_options
+
+    options = tuple(sorted(model_options(cfg.model, variant).items()))
+    return _measure(variant, size, tuple(sorted(heads.items())), cfg.fbank.num_mel_bins,
+                    cfg.fbank.target_length, options)
+
+
 @functools.lru_cache(maxsize=32)
-def measure_model(variant: str, size: str, heads: tuple[tuple[str, int], ...], mel: int, frames: int) -> dict:
-    """Parameters and MACs of ``variant`` at batch 1 x ``frames`` x ``mel`` (cached per process)."""
+def _measure(variant: str, size: str, heads: tuple[tuple[str, int], ...], mel: int, frames: int,
+             options: tuple[tuple[str, Any], ...]) -> dict:
     from datar.models import build_model
     from datar.models.macs import count_macs
 
-    model = build_model(variant, size=size, heads=dict(heads), num_mel_bins=mel, target_length=frames)
+    model = build_model(variant, size=size, heads=dict(heads), num_mel_bins=mel, target_length=frames,
+                        **dict(options))
     return count_macs(model, (1, frames, mel))
 
 
@@ -219,7 +231,7 @@ def collect_provenance(cfg: Config, table: Table, paper: PaperNumbers, *, measur
             if not measure:
                 items.append((f"compute, {row.label}", "not measured"))
                 continue
-            m = measure_model(row.key, size, tuple(sorted(heads.items())), mel, frames)
+            m = measure_model(cfg, row.key, size, heads)
             convention = m["convention"]
             text = (f"size {size}, input 1 x {frames} frames x {mel} mel: {m['params'] / 1e6:.2f} M parameters, "
                     f"{m['conv_linear'] / 1e9:.2f} GMACs conv+linear, {m['total'] / 1e9:.2f} GMACs with attention products")

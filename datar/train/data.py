@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from datar.config import Config
 from datar.errors import ConfigError, DataError
@@ -98,11 +98,40 @@ def load_split(cfg: Config, dataset: str, split: Split, *, train: bool, required
     return SplitData(dataset=ds, classes=classes, shards=paths, data_version=version["data_version"])
 
 
-def make_loader(ds: FbankShardDataset, *, batch_size: int, sampler: Sampler[int], num_workers: int,
-                seed: int, device: torch.device) -> DataLoader:
-    """A DataLoader whose workers' seeds come from ``seed`` (not torch's global RNG)."""
+class SeededItems(Dataset):
+    """``ds`` indexed by ``(item_seed, index)``: each item's random augmentation is seeded by ``item_seed``.
+
+    The item is drawn under :func:`torch.random.fork_rng`, so torch's global generator (the
+    model's dropout, noise, mixup) is left untouched, in the main process or in a worker.
+
+    Args:
+        ds: the dataset (its ``__getitem__`` draws SpecAugment masks from torch's generator).
+    """
+
+    def __init__(self, ds: FbankShardDataset) -> None:
+        self.ds = ds
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def __getitem__(self, key: tuple[int, int]) -> dict:
+        seed, index = key
+        with torch.random.fork_rng(devices=[]):  # the CPU generator only; CUDA's is not touched
+            torch.default_generator.manual_seed(seed)
+            return self.ds[index]
+
+
+def make_loader(ds: Dataset, *, batch_size: int, sampler: Sampler, num_workers: int, seed: int,
+                device: torch.device, persistent: bool = False) -> DataLoader:
+    """A DataLoader whose workers' seeds come from ``seed`` (not torch's global RNG).
+
+    Args:
+        ds: a dataset (:class:`FbankShardDataset`, or :class:`SeededItems` with a seeded sampler).
+        persistent: keep the worker processes between epochs (the sampler is then reused
+            across epochs through its ``set_epoch``).
+    """
     return DataLoader(
         ds, batch_size=batch_size, sampler=sampler, num_workers=num_workers, collate_fn=collate_fbank,
         generator=torch.Generator().manual_seed(seed), pin_memory=device.type == "cuda",
-        persistent_workers=False, drop_last=False,
+        persistent_workers=persistent and num_workers > 0, drop_last=False,
     )

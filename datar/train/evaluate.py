@@ -22,7 +22,7 @@ from datar.config import Config
 from datar.errors import CheckpointError
 from datar.io import write_json_atomic, write_text_atomic
 from datar.train.accuracy import head_metrics
-from datar.train.data import SplitData, load_split, make_loader
+from datar.train.data import SplitData, load_split, make_loader, resolve_workers
 from datar.train.distributed import DeviceFlag, DistInfo, pick_device
 from datar.gitinfo import git_commit
 from datar.train.sampler import EpochSampler
@@ -48,11 +48,12 @@ class Outputs:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, split: SplitData, *, batch_size: int, device: torch.device) -> Outputs:
-    """Run ``model`` over every clip of ``split`` (in order, no augmentation)."""
+def predict(model: nn.Module, split: SplitData, *, batch_size: int, device: torch.device,
+            num_workers: int = 0) -> Outputs:
+    """Run ``model`` over every clip of ``split`` (in order, no augmentation; ``num_workers`` loaders)."""
     model.eval()
     ds = split.dataset
-    loader = make_loader(ds, batch_size=batch_size, num_workers=0, seed=0, device=device,
+    loader = make_loader(ds, batch_size=batch_size, num_workers=num_workers, seed=0, device=device,
                          sampler=EpochSampler(len(ds), seed=0, epoch=0, shuffle=False))
     ids: list[str] = []
     logits: dict[str, list[torch.Tensor]] = {h: [] for h in split.classes}
@@ -121,7 +122,8 @@ def evaluate_run(cfg: Config, run: str | os.PathLike[str], *, device: DeviceFlag
     if split.dataset.frame_shape != (int(payload["target_length"]), int(payload["num_mel_bins"])):
         raise CheckpointError(f"{ckpt}: trained on {payload['target_length']} x {payload['num_mel_bins']} "
                               f"fbanks but the test shards hold {split.dataset.frame_shape}")
-    outputs = predict(model, split, batch_size=batch_size or cfg.train.batch_size, device=dev)
+    outputs = predict(model, split, batch_size=batch_size or cfg.train.batch_size, device=dev,
+                      num_workers=resolve_workers(cfg.train.num_workers))
     metrics = {
         "dataset": dataset, "variant": payload["variant"], "seed": int(payload["seed"]), "split": "test",
         "n_clips": len(outputs.clip_ids),
@@ -130,6 +132,7 @@ def evaluate_run(cfg: Config, run: str | os.PathLike[str], *, device: DeviceFlag
         "size": payload["size"], "config_sha256": cfg.sha256, "git_commit": git_commit(),
         "data_version": split.data_version,
         "epochs_trained": int(payload.get("epoch", 0)), "checkpoint_sha256": verify_checkpoint(ckpt),
+        "capped_at_step": payload.get("capped_at_step"),
     }
     write_text_atomic(run_dir / PREDICTIONS, predictions_csv(outputs, split.classes))
     write_json_atomic(run_dir / METRICS, metrics)

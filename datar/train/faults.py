@@ -57,3 +57,59 @@ def oom_guard(*, batch_size: int, size: str, target_length: int, phase: str) -> 
             f"fbank.target_length={target_length}): lower train.batch_size first, "
             "then model.size or fbank.target_length"
         ) from None
+
+
+class LossLedger:
+    """The losses of the last few steps, kept on the device and read back in one host sync.
+
+    A training step adds its loss without waiting for it (no ``float(loss)``); :meth:`flush`
+    (every few steps, at the end of an epoch and before any checkpoint) copies them to the
+    host once, and raises :func:`check_finite`'s TrainingError for the first non-finite one,
+    naming its epoch, step and clips.
+
+    Args:
+        capacity: most steps held between flushes.
+        device: where the losses live.
+        where: run directory, for messages.
+    """
+
+    def __init__(self, *, capacity: int, device: torch.device, where: str = "") -> None:
+        self.buf = torch.zeros(capacity, dtype=torch.float32, device=device)
+        self.pending: list[tuple[int, int, list[str], int]] = []  # (epoch, step, clip ids, batch size)
+        self.where = where
+
+    def add(self, loss: torch.Tensor, *, epoch: int, step: int, clip_ids: Sequence[str], n: int) -> None:
+        """Record one step's (scalar) loss; flushes first when full."""
+        if len(self.pending) == self.buf.numel():
+            raise AssertionError("LossLedger.add: full; flush first")
+        self.buf[len(self.pending)] = loss.detach().float()
+        self.pending.append((epoch, step, list(clip_ids), n))
+
+    @property
+    def full(self) -> bool:
+        """No room for another step."""
+        return len(self.pending) == self.buf.numel()
+
+    def flush(self, reduce=None) -> tuple[float, float | None]:
+        """Read the pending losses (one sync) and check them.
+
+        Args:
+            reduce: optional in-place mean over processes of a 1-d tensor (DDP).
+
+        Returns:
+            ``(sum of loss x batch size, last loss)``; ``(0.0, None)`` when nothing is pending.
+
+        Raises:
+            TrainingError: a non-finite loss, naming the first such step and its clips.
+        """
+        k = len(self.pending)
+        if k == 0:
+            return 0.0, None
+        vals = self.buf[:k].clone()
+        if reduce is not None:
+            reduce(vals)
+        host = vals.tolist()
+        pending, self.pending = self.pending, []
+        for (epoch, step, ids, _), value in zip(pending, host):
+            check_finite(value, epoch=epoch, step=step, clip_ids=ids, where=self.where)
+        return sum(v * n for (_, _, _, n), v in zip(pending, host)), host[-1]

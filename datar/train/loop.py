@@ -15,11 +15,17 @@ job's outputs before it reruns one).
 Resume contract: the data order is a function of (seed, epoch) (:mod:`.sampler`), the
 learning rate a function of the global step (:mod:`.schedule`), and ``last.ckpt`` holds the
 model, optimizer, every RNG state and the position inside the epoch. A run stopped after
-any step and resumed therefore takes the same steps as an uninterrupted one; on CPU with
-``train.num_workers: 0`` the final weights are bit-identical. (With DataLoader workers the
-SpecAugment masks come from per-worker generators seeded per epoch, so a resume at an
-epoch boundary is exact and one in the middle of an epoch re-draws the masks of the
-remaining batches.)
+any step and resumed therefore takes the same steps as an uninterrupted one; on CPU the
+final weights are bit-identical. Each clip's SpecAugment masks are seeded by (seed, epoch,
+clip index) (:class:`datar.train.data.SeededItems`), so this holds with DataLoader workers
+too; the workers persist across epochs.
+
+The step never waits for the device: losses stay there (:class:`~datar.train.faults.LossLedger`)
+and are read back every :data:`LOSS_CHECK_EVERY` steps, at the end of each epoch and before
+any checkpoint, when a non-finite one stops the run naming its step and clips. Under DDP
+the losses are averaged, and a stop signal reaching one rank is agreed on, at those points
+only. ``train.max_steps`` caps the optimizer steps of a run (the schedule stays the full
+run's); a capped run records ``capped_at_step`` in its log, checkpoint and metrics.
 """
 
 from __future__ import annotations
@@ -41,22 +47,25 @@ from datar.config import Config, dump_config
 from datar.errors import ConfigError, DataError, TrainingError
 from datar.features.version import read_version
 from datar.io import write_json_atomic, write_text_atomic
-from datar.models import VARIANTS, build_model
+from datar.models import VARIANTS, build_model, model_options
 from datar.train import state as st
-from datar.train.data import SplitData, load_split, make_loader, resolve_workers
+from datar.train.data import SeededItems, SplitData, load_split, make_loader, resolve_workers
 from datar.train.distributed import (DeviceFlag, DistInfo, any_rank, barrier, dist_from_env, init_distributed,
                                      pick_device, shutdown)
 from datar.train.envinfo import env_info
-from datar.train.faults import check_finite, oom_guard
+from datar.train.faults import LossLedger, oom_guard
 from datar.train.mixup import maybe_mix
 from datar.train.progress import Mode, Progress
 from datar.train.runlog import write_log
-from datar.train.sampler import EpochSampler, epoch_seed
+from datar.train.sampler import EpochSampler
 from datar.train.schedule import lr_at
 from datar.train.seeding import rng_state, seed_everything, set_deterministic, set_rng_state
 from datar.train.signals import EXIT_INTERRUPTED, StopRequest
 
 Status = Literal["completed", "already_complete", "interrupted"]
+
+#: Steps between reads of the losses from the device (and, under DDP, stop-signal agreement).
+LOSS_CHECK_EVERY = 50
 
 
 @dataclass(frozen=True)
@@ -69,8 +78,8 @@ class RunSpec:
         seed: run seed.
         out: run directory.
         device: ``auto``, ``cpu`` or ``cuda``.
-        max_steps: stop the whole run after this many optimizer steps and finish it as if
-            all epochs were done (for tests and smoke runs; part of the recipe hash).
+        max_steps: overrides ``train.max_steps``: end the run after this many optimizer steps
+            as if all epochs were done, the schedule unchanged (part of the recipe hash).
         argv: command line, for ``env.json``.
     """
 
@@ -113,7 +122,8 @@ class _Position:
 
 
 def _model_overrides(cfg: Config, variant: str) -> dict[str, Any]:
-    return {"adaptor_kernel_size": cfg.model.adaptor_kernel} if VARIANTS[variant].family == "dat" else {}
+    """The ``model:`` settings as :func:`build_model` keywords (stored in checkpoints as ``overrides``)."""
+    return model_options(cfg.model, variant)
 
 
 def _load_pretrained(cfg: Config, variant: str, model: nn.Module, say: Progress) -> bool:
@@ -148,14 +158,21 @@ def _load_pretrained(cfg: Config, variant: str, model: nn.Module, say: Progress)
     return True
 
 
-def _make_optimizer(cfg: Config, model: nn.Module) -> torch.optim.Optimizer:
-    """``train.optimizer`` with ``train.lr`` / ``train.weight_decay``; Adam betas (0.95, 0.999) as AST."""
+def _make_optimizer(cfg: Config, model: nn.Module, device: torch.device | None = None) -> torch.optim.Optimizer:
+    """``train.optimizer`` with ``train.lr`` / ``train.weight_decay``; Adam betas (0.95, 0.999) as AST.
+
+    Adam / AdamW use the fused (one kernel for all parameters) implementation on CUDA
+    (``device``; default: where the model's parameters are).
+    """
     t = cfg.train
     params = [p for p in model.parameters() if p.requires_grad]
+    if device is None:
+        device = params[0].device if params else torch.device("cpu")
+    fused = {"fused": True} if device.type == "cuda" else {}
     if t.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=t.lr, weight_decay=t.weight_decay, betas=(0.95, 0.999))
+        return torch.optim.AdamW(params, lr=t.lr, weight_decay=t.weight_decay, betas=(0.95, 0.999), **fused)
     if t.optimizer == "adam":
-        return torch.optim.Adam(params, lr=t.lr, weight_decay=t.weight_decay, betas=(0.95, 0.999))
+        return torch.optim.Adam(params, lr=t.lr, weight_decay=t.weight_decay, betas=(0.95, 0.999), **fused)
     return torch.optim.SGD(params, lr=t.lr, weight_decay=t.weight_decay, momentum=0.9)
 
 
@@ -172,12 +189,13 @@ def _loss(logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor], mix:
 
 
 @torch.no_grad()
-def _val_top1(model: nn.Module, split: SplitData, *, batch_size: int, device: torch.device) -> float:
+def _val_top1(model: nn.Module, split: SplitData, *, batch_size: int, device: torch.device,
+              num_workers: int = 0) -> float:
     """Top-1 (percent) of the first head on the val split (the mean over heads for several)."""
     from datar.train.accuracy import percent, topk_hits
 
     model.eval()
-    loader = make_loader(split.dataset, batch_size=batch_size, num_workers=0, seed=0, device=device,
+    loader = make_loader(split.dataset, batch_size=batch_size, num_workers=num_workers, seed=0, device=device,
                          sampler=EpochSampler(len(split.dataset), seed=0, epoch=0, shuffle=False))
     hits: dict[str, list[torch.Tensor]] = {h: [] for h in split.classes}
     for batch in loader:
@@ -206,6 +224,7 @@ class Trainer:
         self.recipe = st.recipe(cfg, dataset=spec.dataset, variant=spec.variant, seed=spec.seed,
                                 max_steps=spec.max_steps, data_version=data_version)
         self.recipe_sha = st.recipe_sha256(self.recipe)
+        self.max_steps = spec.max_steps if spec.max_steps is not None else cfg.train.max_steps
         self.progress_mode: Mode | None = progress_mode if info.is_main else "off"
         self.say = Progress(1, mode=self.progress_mode)
 
@@ -228,18 +247,27 @@ class Trainer:
                                  **self.overrides)
         self.pretrained = _load_pretrained(cfg, spec.variant, self.model, self.say)
         self.model.to(self.device)
-        self.optimizer = _make_optimizer(cfg, self.model)
+        self.optimizer = _make_optimizer(cfg, self.model, self.device)
         self.ddp: nn.Module = self.model
         if self.info.world_size > 1:
             self.ddp = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        if cfg.train.compile:
+            self.ddp = torch.compile(self.ddp)
         self.workers = resolve_workers(cfg.train.num_workers)
         n = len(self.train_data.dataset)
         per_rank = math.ceil(n / self.info.world_size)
         self.steps_per_epoch = max(math.ceil(per_rank / cfg.train.batch_size), 1)
-        self.total_steps = self.epochs * self.steps_per_epoch
-        if spec.max_steps is not None:
-            self.total_steps = min(self.total_steps, spec.max_steps)
+        self.total_steps = self.epochs * self.steps_per_epoch  # the schedule's length, capped or not
+        self.capped_at_step = (self.max_steps if self.max_steps is not None and self.max_steps < self.total_steps
+                               else None)
+        self.sampler = EpochSampler(n, seed=spec.seed, epoch=0, rank=self.info.rank,
+                                    world_size=self.info.world_size, seeded=True)
+        self.loader = make_loader(SeededItems(self.train_data.dataset), batch_size=cfg.train.batch_size,
+                                  sampler=self.sampler, num_workers=self.workers, seed=spec.seed + 1,
+                                  device=self.device, persistent=True)
+        self.ledger = LossLedger(capacity=LOSS_CHECK_EVERY, device=self.device, where=str(self.out))
+        self._shown_loss = math.nan
         self.pos = _Position()
         self._restore()
 
@@ -281,6 +309,7 @@ class Trainer:
             "epoch": self.pos.epoch, "config": dict(self.cfg.raw), "pretrained": self.pretrained,
             "overrides": dict(self.overrides), "classes": dict(self.train_data.classes),
             "data_version": self.data_version, "recipe_sha256": self.recipe_sha,
+            "capped_at_step": self.capped_at_step,
         }
 
     def save_last(self) -> None:
@@ -311,13 +340,28 @@ class Trainer:
             save_checkpoint(self.out / st.CHECKPOINT, payload)
 
     # ------------------------------------------------------------------ training
-    def _stop_now(self) -> bool:
-        asked = self.stop.requested is not None
+    def _stop_now(self, *, agree: bool) -> bool:
+        """A stop was asked for (signal or ``stop_after_steps``); ranks agree only when ``agree``."""
         if self.stop_after_steps is not None and self.pos.step >= self.stop_after_steps:
-            asked = True
-        return any_rank(asked, self.info, self.device)
+            return True  # the same on every rank
+        asked = self.stop.requested is not None
+        if self.info.world_size == 1:
+            return asked
+        return any_rank(asked, self.info, self.device) if agree else False
 
-    def _step(self, batch: dict[str, Any], epoch: int) -> float:
+    def _flush_losses(self) -> None:
+        """Read the pending losses back (one sync); raise on a non-finite one."""
+        reduce = None
+        if self.info.world_size > 1:
+            def reduce(t: torch.Tensor) -> None:
+                torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.AVG)
+        total, last = self.ledger.flush(reduce)
+        self.pos.loss_sum += total
+        if last is not None:
+            self._shown_loss = last
+
+    def _step(self, batch: dict[str, Any], epoch: int) -> torch.Tensor:
+        """One optimizer step; returns the loss (on the device, not waited for)."""
         cfg, device = self.cfg, self.device
         step_no = self.pos.step + 1
         lr = lr_at(cfg.train, self.pos.step, steps_per_epoch=self.steps_per_epoch, total_steps=self.total_steps)
@@ -332,48 +376,45 @@ class Trainer:
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 logits = self.ddp(x)
             loss = _loss(logits, labels, mix)
-            value = loss.detach()
-            if self.info.world_size > 1:
-                torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.AVG)
-            check_finite(float(value), epoch=epoch, step=step_no, clip_ids=list(batch["clip_id"]),
-                         where=str(self.out))
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.train.grad_clip:
                 nn.utils.clip_grad_norm_(self.model.parameters(), cfg.train.grad_clip)
             self.optimizer.step()
-        return float(value)
+        return loss.detach()
 
     def _epoch(self, epoch0: int, bar: Progress) -> bool:
         """Train epoch ``epoch0`` (0-based) from ``self.pos.batch``; False if stopped inside it."""
-        cfg = self.cfg
-        bs = cfg.train.batch_size
-        sampler = EpochSampler(len(self.train_data.dataset), seed=self.spec.seed, epoch=epoch0,
-                               rank=self.info.rank, world_size=self.info.world_size, start=self.pos.batch * bs)
-        loader = make_loader(self.train_data.dataset, batch_size=bs, sampler=sampler, num_workers=self.workers,
-                             seed=epoch_seed(self.spec.seed, epoch0) + 1, device=self.device)
+        bs = self.cfg.train.batch_size
+        self.sampler.set_epoch(epoch0, start=self.pos.batch * bs)
         self.ddp.train()
         t0 = time.perf_counter()
-        for batch in loader:
+        for batch in self.loader:
             n = len(batch["clip_id"])
             loss = self._step(batch, epoch0 + 1)
             self.pos.step += 1
             self.pos.batch += 1
-            self.pos.loss_sum += loss * n
             self.pos.samples += n
-            bar.update(self.pos.step, epoch0 + 1, self.epochs, loss)
-            if self.spec.max_steps is not None and self.pos.step >= self.spec.max_steps:
+            self.ledger.add(loss, epoch=epoch0 + 1, step=self.pos.step, clip_ids=batch["clip_id"], n=n)
+            check = self.ledger.full or self.pos.step == 1
+            if check:
+                self._flush_losses()
+            bar.update(self.pos.step, epoch0 + 1, self.epochs, self._shown_loss)
+            if self.max_steps is not None and self.pos.step >= self.max_steps:
                 break
-            if self._stop_now():
+            if self._stop_now(agree=check):
+                self._flush_losses()
                 self.pos.seconds += time.perf_counter() - t0
                 return False
+        self._flush_losses()
         self.pos.seconds += time.perf_counter() - t0
         return True
 
     def _end_epoch(self, epoch0: int, bar: Progress) -> None:
         val = None
         if self.val_data is not None and self.info.is_main:
-            val = _val_top1(self.model, self.val_data, batch_size=self.cfg.train.batch_size, device=self.device)
+            val = _val_top1(self.model, self.val_data, batch_size=self.cfg.train.batch_size, device=self.device,
+                            num_workers=self.workers)
         samples_global = self.pos.samples * self.info.world_size
         row = {
             "epoch": epoch0 + 1, "step": self.pos.step,
@@ -382,6 +423,8 @@ class Trainer:
             "samples_per_s": round(samples_global / max(self.pos.seconds, 1e-9), 2),
             "seconds": round(self.pos.seconds, 3),
         }
+        if self.capped_at_step is not None and self.pos.step >= self.capped_at_step:
+            row["capped_at_step"] = self.pos.step
         self.pos.log.append(row)
         self.pos.epoch = epoch0 + 1
         self.pos.batch = 0
@@ -409,13 +452,13 @@ class Trainer:
                                  f"step {self.pos.step}; rerun the same command to resume")
                 return RunResult("interrupted", self.pos.epoch, self.pos.step, list(self.pos.log))
             self._end_epoch(epoch0, bar)
-            if self.spec.max_steps is not None and self.pos.step >= self.spec.max_steps:
+            if self.max_steps is not None and self.pos.step >= self.max_steps:
                 self.pos.finished = True
             elif self.pos.epoch == self.epochs:
                 self.pos.finished = True
             self.save_last()
             barrier(self.info)
-            if not self.pos.finished and self._stop_now():
+            if not self.pos.finished and self._stop_now(agree=True):
                 reason = self.stop.requested or f"stopped after step {self.pos.step}"
                 self.say.message(f"{reason}: saved {self.out / st.LAST} after epoch {self.pos.epoch}; "
                                  "rerun the same command to resume")
@@ -502,7 +545,7 @@ def train_run(cfg: Config, spec: RunSpec, *, progress_mode: Mode | None = None,
         raise ConfigError(f"--variant: unknown variant {spec.variant!r}; choose from {sorted(VARIANTS)}")
     cfg.dataset(spec.dataset)
     if spec.max_steps is not None and spec.max_steps < 1:
-        raise ConfigError(f"--max-steps: must be >= 1, got {spec.max_steps}")
+        raise ConfigError(f"--max-steps: must be >= 1, got {spec.max_steps}")  # train.max_steps: the schema
     out = Path(spec.out)
     info = dist_from_env()
     device = pick_device(spec.device, info)

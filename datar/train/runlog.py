@@ -15,11 +15,13 @@ from typing import Any
 
 from datar.io import write_text_atomic
 
-COLUMNS: tuple[str, ...] = ("epoch", "step", "train_loss", "lr", "val_top1", "samples_per_s", "seconds")
+#: ``capped_at_step`` is set on the last row of a run that ``train.max_steps`` ended early.
+COLUMNS: tuple[str, ...] = ("epoch", "step", "train_loss", "lr", "val_top1", "samples_per_s", "seconds",
+                            "capped_at_step")
 
 
 def write_log(path: str | os.PathLike[str], rows: Sequence[dict[str, Any]]) -> None:
-    """Write ``rows`` (dicts with :data:`COLUMNS`; ``val_top1`` None -> empty) to ``path``."""
+    """Write ``rows`` (dicts with :data:`COLUMNS`; missing or None -> empty) to ``path``."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\n")
     w.writeheader()
