@@ -9,7 +9,8 @@ import torch
 
 from datar.models import VARIANTS, adapted_input, build_model, collect_sampling_points, describe
 from datar.models.adaptor import InputAdaptor
-from datar.models.deformable_attention import DeformableAttention, centre_grid
+import datar.models.deformable_attention as deformable
+from datar.models.deformable_attention import DeformableAttention, centre_grid, outer_difference
 from datar.models.noise import InputNoise
 from datar.models.window_attention import WindowAttention, fit_window
 
@@ -343,3 +344,48 @@ def test_forward_builds_no_tensors_from_host_data_after_the_first_call():
             with spy:
                 model(x)
         assert not [n for n in spy.seen if "lift_fresh" in n or "arange" in n or "linspace" in n], spy.seen
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_outer_difference_is_bit_identical_to_the_broadcast_subtraction(dtype):
+    """The CPU matrix-product form of q - pos: the same bits, the same gradients, float32 under bf16 autocast."""
+    n, g, nk = 37, 3, 53
+    a = (torch.rand(n, 2, dtype=dtype) * 2 - 1) * torch.tensor([1.0, 1e-3], dtype=dtype)
+    b = ((torch.rand(g, nk, 2, dtype=dtype) * 2.2 - 1.1) * torch.tensor([1e-2, 1.0], dtype=dtype)).requires_grad_()
+    ref = a.view(1, n, 1, 2) - b.view(g, 1, nk, 2)
+    got = outer_difference(a, b)
+    assert got.dtype == dtype and got.shape == (g, n, nk, 2)
+    assert torch.equal(got, ref), float((got - ref).abs().max())
+    w = torch.randn_like(ref)
+    (g_ref,) = torch.autograd.grad((ref * w).sum(), b)
+    (g_got,) = torch.autograd.grad((got * w).sum(), b)
+    # the backward sums over the queries in another order: equal up to that rounding
+    torch.testing.assert_close(g_got, g_ref, rtol=1e-5, atol=1e-6 * float(g_ref.abs().max()))
+    if dtype == torch.float32:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            under = outer_difference(a, b)
+        assert under.dtype == torch.float32 and torch.equal(under, ref)
+
+
+def test_attention_in_chunks_of_queries_is_the_same_function():
+    """Bias + attention in chunks of queries (the CPU default for big maps): same outputs and gradients."""
+    attn = DeformableAttention(dim=24, num_heads=6, groups=3, fmap_size=(6, 10))
+    with torch.no_grad():
+        attn.rpe_table.normal_()
+        attn.offset_net.pointwise.weight.mul_(5.0)
+    x = torch.randn(2, 6, 10, 24, requires_grad=True)
+    results = {}
+    for budget in (None, 2 * 6 * 60 * 7, 1):  # whole, chunks of 7 queries (60 = 6 x 9 + 6), one query at a time
+        attn.bias_chunk_elements = budget if budget is not None else 1 << 40
+        out = attn(x)
+        results[budget] = (out, torch.autograd.grad(out.square().sum(), [x, *attn.parameters()]))
+    assert attn._query_chunk(2, 60, 60, x.device) == 1
+    out0, grads0 = results[None]
+    for budget in (2 * 6 * 60 * 7, 1):
+        out, grads = results[budget]
+        torch.testing.assert_close(out, out0, rtol=1e-6, atol=1e-6)
+        for gr, g0 in zip(grads, grads0, strict=True):
+            torch.testing.assert_close(gr, g0, rtol=1e-5, atol=1e-6 + 1e-5 * float(g0.abs().max()))  # summation order
+    attn.bias_chunk_elements = None  # the device default: chunks on CPU once the bias is big
+    assert attn._query_chunk(1, 2048, 2048, torch.device("cpu")) == deformable.CPU_BIAS_CHUNK_ELEMENTS // (6 * 2048)
+    assert attn._query_chunk(1, 2048, 2048, torch.device("cuda")) == 2048

@@ -15,7 +15,6 @@ from typing import Literal
 
 import torch
 from torch import nn
-from transformers import ASTConfig, ASTModel
 
 from .heads import ClassificationHeads
 
@@ -87,6 +86,8 @@ class ASTClassifier(nn.Module):
         self.grid = ast_grid(num_mel_bins, target_length, patch_size=patch_size, stride=stride)
         self.num_mel_bins = num_mel_bins
         self.target_length = target_length
+        from transformers import ASTConfig, ASTModel  # here: importing transformers takes ~2.5 s, DAT jobs skip it
+
         self.config = ASTConfig(
             hidden_size=size.hidden_size,
             num_hidden_layers=size.num_layers,

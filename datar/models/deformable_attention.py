@@ -20,6 +20,9 @@ For a query map H x W and a key grid Hk x Wk = ceil(H / r) x ceil(W / r):
 Positions are (y, x) = (mel, time) in the last dimension. Coordinates are float32 even
 under bf16 autocast (float64 when the input is float64): bf16 cannot hold a 64-wide grid.
 The grids are cached per (shape, device, dtype), so nothing is built on the host per call.
+On CPU the displacement grid is a matrix product (:func:`outer_difference`, bit-identical)
+and the bias + attention run in chunks of queries (:data:`CPU_BIAS_CHUNK_ELEMENTS`): the
+same function, written the way a CPU computes it fast (``benchmarks/models_cost.md``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,11 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+# On CPU the bias + attention run in chunks of queries whose bias holds at most this many
+# elements (16 MiB in float32): below glibc's mmap threshold and near cache size.
+CPU_BIAS_CHUNK_ELEMENTS = 1 << 22
 
 
 def coordinate_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -46,6 +54,42 @@ def centre_grid(h: int, w: int, *, device=None, dtype=torch.float32) -> torch.Te
     xs = (torch.arange(w, device=device, dtype=torch.float64) + 0.5) / w * 2 - 1
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")
     return torch.stack([gy, gx], dim=-1).to(dtype)
+
+
+def outer_difference(a: torch.Tensor, b: torch.Tensor, *, parts: tuple[torch.Tensor, torch.Tensor] | None = None
+                     ) -> torch.Tensor:
+    """``a[i] - b[g, k]`` for every i, g, k: (n, 2), (G, Nk, 2) -> (G, n, Nk, 2), exactly.
+
+    On CUDA (and for dtypes other than float32 / float64) a broadcast subtraction. On CPU
+    that subtraction runs an inner loop of 2 elements (the broadcast pattern of the last
+    dimension keeps the loops from merging) and writes about 1 GB/s; there it is one
+    batched matrix product ``[a, 1] @ [[I I ... I], -b]`` (inner dimension 3) instead,
+    which writes the same numbers at memory speed: each output is ``a_c * 1 + a_c' * 0 +
+    1 * (-b_c)``, in which every product is exact and only one sum is inexact, so any
+    summation order, with or without FMA, rounds it as ``a_c - b_c`` does (bit-identical;
+    ``tests/test_models.py`` checks it). Autocast is off for it: coordinates must not pass
+    through bf16.
+
+    Args:
+        a: (n, 2).
+        b: (G, Nk, 2).
+        parts: ``([a, 1], [I I ... I])`` if the caller caches them (see :func:`difference_parts`).
+    """
+    g, nk, _ = b.shape
+    n = a.shape[0]
+    if a.device.type != "cpu" or a.dtype not in (torch.float32, torch.float64) or b.dtype != a.dtype:
+        return a.view(1, n, 1, 2) - b.view(g, 1, nk, 2)
+    lhs, select = parts if parts is not None else difference_parts(a, nk)
+    with torch.autocast("cpu", enabled=False):
+        rhs = torch.cat([select.expand(g, 2, 2 * nk), -b.reshape(g, 1, 2 * nk)], dim=1)  # (G, 3, Nk*2)
+        return torch.matmul(lhs, rhs).view(g, n, nk, 2)
+
+
+def difference_parts(a: torch.Tensor, nk: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The constant factors of :func:`outer_difference`'s product: ``[a, 1]`` (n, 3) and (2, Nk*2)."""
+    lhs = torch.cat([a, a.new_ones(a.shape[0], 1)], dim=1)
+    select = torch.eye(2, dtype=a.dtype, device=a.device).repeat(1, nk)  # row c: 1 where the column is axis c
+    return lhs, select
 
 
 class SharedDepthwiseConv2d(nn.Conv2d):
@@ -165,6 +209,7 @@ class DeformableAttention(nn.Module):
         self.rpe_table = nn.Parameter(torch.zeros(num_heads, 2 * h - 1, 2 * w - 1))
         nn.init.trunc_normal_(self.rpe_table, std=0.01)
         self._grids: dict[tuple, torch.Tensor] = {}
+        self.bias_chunk_elements: int | None = None  # None: the device's default (CPU_BIAS_CHUNK_ELEMENTS on CPU)
         self.record_points = False
         self.last_points: torch.Tensor | None = None
         self.last_reference: torch.Tensor | None = None
@@ -233,26 +278,33 @@ class DeformableAttention(nn.Module):
             grid = self._grids[key] = (self._grid(h, w, device, dtype).flip(-1) * 0.5).reshape(h * w, 2)
         return grid
 
-    def position_bias(self, pos: torch.Tensor) -> torch.Tensor:
+    def position_bias(self, pos: torch.Tensor, queries: slice = slice(None)) -> torch.Tensor:
         """Deformable relative position bias phi(B_hat; R).
 
         Args:
             pos: key positions (B*G, Hk, Wk, 2), (y, x), from :meth:`sampling_positions`.
+            queries: the rows (flattened query indices, H*W order) to compute; all by default.
 
         Returns:
-            (B*G, M/G, H*W, Hk*Wk): the group's heads of the table sampled bilinearly
-            (zero padding, ``align_corners=True``) at ``(q - pos) * 0.5``, in ``pos``'s dtype.
+            (B*G, M/G, n, Hk*Wk) for the n selected queries: the group's heads of the table
+            sampled bilinearly (zero padding, ``align_corners=True``) at ``(q - pos) * 0.5``,
+            in ``pos``'s dtype.
 
         The displacement grid is written once, already in grid_sample's (x, y) order, as
         ``0.5 q - 0.5 pos``: bit-identical to ``(q - pos) * 0.5`` (a power-of-two scale
         commutes with rounding) without a second pass or an (y, x) -> (x, y) copy over the
-        (H*W) x (Hk*Wk) grid.
+        (H*W) x (Hk*Wk) grid. See :func:`outer_difference` for how it is written on CPU.
         """
         bg = pos.shape[0]
         h, w = self.fmap_size
-        half_q = self._half_query_grid_xy(pos.device, pos.dtype).view(1, h * w, 1, 2)
-        half_pos = (pos.flip(-1) * 0.5).reshape(bg, 1, -1, 2)  # small: (B*G, 1, Nk, 2)
-        displacement = half_q - half_pos  # (B*G, HW, Nk, 2), (x, y)
+        half_q = self._half_query_grid_xy(pos.device, pos.dtype)  # (HW, 2)
+        half_pos = (pos.flip(-1) * 0.5).reshape(bg, -1, 2)  # small: (B*G, Nk, 2)
+        key = ("difference_parts", half_pos.shape[1], pos.device, pos.dtype)
+        parts = self._grids.get(key)
+        if parts is None:
+            parts = self._grids[key] = difference_parts(half_q, half_pos.shape[1])
+        lhs, select = parts
+        displacement = outer_difference(half_q[queries], half_pos, parts=(lhs[queries], select))  # (B*G, n, Nk, 2), (x, y)
         table = self.rpe_table.to(pos.dtype)[None].expand(bg // self.groups, -1, -1, -1)
         table = table.reshape(bg, self.num_heads // self.groups, 2 * h - 1, 2 * w - 1)
         return F.grid_sample(table, displacement, mode="bilinear", padding_mode="zeros", align_corners=True)
@@ -279,6 +331,27 @@ class DeformableAttention(nn.Module):
         k = self.k(sampled).view(b, nk, m, d).transpose(1, 2)  # (B, M, Nk, d)
         v = self.v(sampled).view(b, nk, m, d).transpose(1, 2)
         qh = q.reshape(b, h * w, m, d).transpose(1, 2)  # (B, M, HW, d)
-        bias = self.position_bias(pos).view(b, m, h * w, nk)
-        out = F.scaled_dot_product_attention(qh, k, v, attn_mask=bias.to(qh.dtype), scale=self.scale)  # (B, M, HW, d)
+        rows = self._query_chunk(b, h * w, nk, x.device)
+        outs = []
+        for start in range(0, h * w, rows):
+            sel = slice(start, min(start + rows, h * w))
+            bias = self.position_bias(pos, sel).view(b, m, -1, nk)
+            outs.append(F.scaled_dot_product_attention(qh[:, :, sel], k, v, attn_mask=bias.to(qh.dtype),
+                                                       scale=self.scale))  # (B, M, n, d)
+        out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)
         return self.proj(out.transpose(1, 2).reshape(b, h, w, c))
+
+    def _query_chunk(self, b: int, n_queries: int, n_keys: int, device: torch.device) -> int:
+        """Queries per chunk of the bias + attention: all of them unless ``bias_chunk_elements`` is set.
+
+        The bias is B x M x queries x keys; in chunks of queries each chunk is built, added
+        and dropped while it is still in cache, and the allocator reuses its memory instead
+        of mapping fresh pages for a tensor of hundreds of MB every layer. Each query's row
+        is the same function either way (same ops, same order along the keys).
+        """
+        budget = self.bias_chunk_elements
+        if budget is None:
+            budget = CPU_BIAS_CHUNK_ELEMENTS if device.type == "cpu" else None
+        if budget is None:
+            return n_queries
+        return max(1, min(n_queries, budget // max(1, b * self.num_heads * n_keys)))

@@ -441,6 +441,7 @@ class Trainer:
             bar.close()
 
     def _run(self, bar: Progress) -> RunResult:
+        saved_finished = False  # the last save_last already holds the finished state
         for epoch0 in range(self.pos.epoch, self.epochs):
             if self.pos.finished:
                 break
@@ -457,6 +458,7 @@ class Trainer:
             elif self.pos.epoch == self.epochs:
                 self.pos.finished = True
             self.save_last()
+            saved_finished = self.pos.finished
             barrier(self.info)
             if not self.pos.finished and self._stop_now(agree=True):
                 reason = self.stop.requested or f"stopped after step {self.pos.step}"
@@ -465,7 +467,8 @@ class Trainer:
                 return RunResult("interrupted", self.pos.epoch, self.pos.step, list(self.pos.log))
         self.pos.finished = True
         self.save_final()
-        self.save_last()
+        if not saved_finished:  # e.g. resumed from a finished last.ckpt: log.csv may be missing
+            self.save_last()
         barrier(self.info)
         return RunResult("completed", self.pos.epoch, self.pos.step, list(self.pos.log))
 
