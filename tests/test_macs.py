@@ -55,3 +55,14 @@ def test_cli_reads_paper_gmacs_from_the_paper_file(tmp_path, capsys):
                       "--json", str(out)]) == 0
     assert json.loads(out.read_text())["paper_gmacs"] == 1.5
     assert "| 1.5 |" in capsys.readouterr().out
+
+
+def test_deformable_attention_counts_only_its_attention_products():
+    """q.k^T and attn.v, nothing else (the CPU's matrix-product form of the coordinate grid is no MAC)."""
+    from datar.models.deformable_attention import DeformableAttention
+
+    dim, heads, (h, w) = 32, 4, (6, 10)
+    attn = DeformableAttention(dim=dim, num_heads=heads, groups=2, fmap_size=(h, w))
+    r = count_macs(attn, (1, h, w, dim))
+    n = h * w  # queries = keys (kv_stride 1)
+    assert r["attention"] == 2 * heads * n * n * (dim // heads), r

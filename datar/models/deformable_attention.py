@@ -27,6 +27,7 @@ same function, written the way a CPU computes it fast (``benchmarks/models_cost.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Literal
 
 import torch
@@ -56,6 +57,24 @@ def centre_grid(h: int, w: int, *, device=None, dtype=torch.float32) -> torch.Te
     return torch.stack([gy, gx], dim=-1).to(dtype)
 
 
+_PLAIN_COORDINATES = False
+
+
+@contextlib.contextmanager
+def plain_coordinates():
+    """Within it, :func:`outer_difference` is the broadcast subtraction on every device.
+
+    For :func:`datar.models.macs.count_macs`: a MAC counter sees matrix products, and the
+    CPU form's product is coordinate arithmetic (a subtraction), not a MAC of the model.
+    """
+    global _PLAIN_COORDINATES
+    before, _PLAIN_COORDINATES = _PLAIN_COORDINATES, True
+    try:
+        yield
+    finally:
+        _PLAIN_COORDINATES = before
+
+
 def outer_difference(a: torch.Tensor, b: torch.Tensor, *, parts: tuple[torch.Tensor, torch.Tensor] | None = None
                      ) -> torch.Tensor:
     """``a[i] - b[g, k]`` for every i, g, k: (n, 2), (G, Nk, 2) -> (G, n, Nk, 2), exactly.
@@ -77,7 +96,8 @@ def outer_difference(a: torch.Tensor, b: torch.Tensor, *, parts: tuple[torch.Ten
     """
     g, nk, _ = b.shape
     n = a.shape[0]
-    if a.device.type != "cpu" or a.dtype not in (torch.float32, torch.float64) or b.dtype != a.dtype:
+    if (_PLAIN_COORDINATES or a.device.type != "cpu" or a.dtype not in (torch.float32, torch.float64)
+            or b.dtype != a.dtype):
         return a.view(1, n, 1, 2) - b.view(g, 1, nk, 2)
     lhs, select = parts if parts is not None else difference_parts(a, nk)
     with torch.autocast("cpu", enabled=False):

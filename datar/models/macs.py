@@ -22,6 +22,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
+from .deformable_attention import plain_coordinates
+
 CONVENTION = (
     "conv_linear: MACs of Conv2d and Linear layers only (biases, norms, softmax, grid_sample not counted); "
     "total: conv_linear + matrix products between activations (attention q.k^T and attn.v); batch 1"
@@ -71,7 +73,10 @@ def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, Any]
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=_custom_mapping()) as fc:
+        # plain_coordinates: the CPU's matrix-product form of the deformable layers' coordinate
+        # grid is a subtraction, not MACs of the model
+        with torch.no_grad(), plain_coordinates(), \
+                FlopCounterMode(display=False, custom_mapping=_custom_mapping()) as fc:
             model(x)
     finally:
         for h in handles:
