@@ -362,7 +362,8 @@ class DeformableAttention(nn.Module):
         return self.proj(out.transpose(1, 2).reshape(b, h, w, c))
 
     def _query_chunk(self, b: int, n_queries: int, n_keys: int, device: torch.device) -> int:
-        """Queries per chunk of the bias + attention: all of them unless ``bias_chunk_elements`` is set.
+        """Queries per chunk of the bias + attention: a bias of at most ``bias_chunk_elements``
+        (default: :data:`CPU_BIAS_CHUNK_ELEMENTS` on CPU, no chunks on other devices).
 
         The bias is B x M x queries x keys; in chunks of queries each chunk is built, added
         and dropped while it is still in cache, and the allocator reuses its memory instead
