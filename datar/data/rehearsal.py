@@ -39,7 +39,9 @@ import numpy as np
 from datar.config import Config, DatasetConfig
 from datar.data.demo import (CONTENT_FRACTION, FFMPEG, PATTERNS, SOURCES, background, pattern_events, raw_input,
                              render_source, run_ffmpeg)
-from datar.data.manifest import YOUTUBE_ID, Entry, Manifest, build_manifest
+from datar.data.local_source import fill_template, template_path
+from datar.data.manifest import Entry, Manifest, build_manifest
+from datar.data.shard_rows import ClipRow
 from datar.data.sources import resolve_source
 from datar.errors import ConfigError
 from datar.io import atomic_write, sha256_file, write_json_atomic
@@ -85,30 +87,25 @@ class MediaFile:
     clip_ids: tuple[str, ...]
 
 
-def file_path(template: str) -> Path:
-    """A filled template (a ``file://`` URL or a path, relative to the working directory) as a path."""
-    if "://" in template:
-        parts = urllib.parse.urlsplit(template)
-        if parts.scheme != "file":
-            raise ConfigError(f"{template}: the rehearsal writes local files; expected a file:// URL or a path")
-        return Path(urllib.parse.unquote(parts.path))
-    return Path(template)
+def file_path(filled: str) -> Path:
+    """A filled template (a ``file://`` URL or a path, relative to the working directory) as a path.
 
-
-def fill_clip_template(template: str, entry: Entry) -> str:
-    """``local_source.template`` filled for one VGGSound / Kinetics clip.
-
-    Fields: ``{youtube_id}``, ``{start}`` and ``{end}`` (whole seconds, ints, so format specs
-    such as ``{start:06d}`` work), ``{clip_id}``.
+    The download stage's reading of it (:func:`datar.data.local_source.template_path`), so the
+    files are written where it looks; other URL schemes are refused here.
     """
-    ytid = entry.clip_id[:11]
-    assert YOUTUBE_ID.match(ytid), entry.clip_id  # the manifest builds these ids from a YouTube id
-    end = entry.end if entry.end is not None else entry.start
-    try:
-        return template.format(youtube_id=ytid, start=int(entry.start), end=int(end), clip_id=entry.clip_id)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ConfigError(f"local_source.template {template!r}: cannot fill it ({exc}); fields are "
-                          "{youtube_id}, {start}, {end}, {clip_id}") from None
+    if "://" in filled and urllib.parse.urlsplit(filled).scheme != "file":
+        raise ConfigError(f"{filled}: the rehearsal writes local files; expected a file:// URL or a path")
+    return template_path(filled)
+
+
+def fill_clip_template(template: str, entry: Entry, *, dataset: str) -> str:
+    """``local_source.template`` filled for one VGGSound / Kinetics clip, as the download stage fills it.
+
+    :func:`datar.data.local_source.fill_template` on the row the download stage reads for this
+    entry (fields ``{youtube_id}``, ``{start}``, ``{end}``, ``{clip_id}``).
+    """
+    row = ClipRow(clip_id=entry.clip_id, source=entry.source, start=entry.start, end=entry.end, line=entry.line)
+    return fill_template(template, row, where=f"datasets.{dataset}.local_source.template")
 
 
 def _class_index(manifest: Manifest, head: str, label: str) -> int:
@@ -169,7 +166,7 @@ def plan_media(cfg: Config, dataset: str, manifest: Manifest, *, clip_template: 
             seed = int(rng.integers(2**63))
             if e.clip_id in rc.missing:
                 continue
-            files.append(MediaFile(file_path(fill_clip_template(template, e)), ev.end, (ev,), CLIP_RATE, seed,
+            files.append(MediaFile(file_path(fill_clip_template(template, e, dataset=dataset)), ev.end, (ev,), CLIP_RATE, seed,
                                    (e.clip_id,)))
         return files
     if ds.format == "epic100":
