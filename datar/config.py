@@ -134,14 +134,27 @@ class DatasetConfig:
     video_source: str | None = None
     local_source: LocalSourceConfig | None = None
     paper_counts: Mapping[str, int] = field(default_factory=dict)
+    paper_dataset: str | None = "auto"
     demo_corpus: DemoCorpusConfig | None = None
     rehearsal_corpus: RehearsalCorpusConfig | None = None
 
 
 @dataclass(frozen=True)
+class WeightsConfig:
+    """``model.pretrained.<family>``: a local weights file, optionally pinned by its SHA-256."""
+
+    path: str
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
 class PretrainedConfig:
-    dat: str | None = None
-    ast: str | None = None
+    dat: WeightsConfig | None = None
+    ast: WeightsConfig | None = None
+
+    def of(self, family: str) -> WeightsConfig | None:
+        """The weights of a model family (``dat`` for every DAT variant, ``ast``)."""
+        return self.ast if family == "ast" else self.dat
 
 
 @dataclass(frozen=True)
@@ -389,6 +402,7 @@ def config_from_mapping(raw: Mapping[str, Any], *, origin: Origin = "config") ->
     """
     raw = json.loads(json.dumps(raw, default=str))  # plain, detached copy
     validate_raw(raw, origin=origin)
+    _normalise_weights(raw)
     cfg = _build(Config, raw, "")
     cfg = dataclasses.replace(cfg, raw=raw)
     _check_references(cfg, origin)
@@ -396,6 +410,18 @@ def config_from_mapping(raw: Mapping[str, Any], *, origin: Origin = "config") ->
 
     check_schedule(cfg.train, cfg.train.epochs, origin=origin(("train", "schedule")) if callable(origin) else origin)
     return cfg
+
+
+def _normalise_weights(raw: dict[str, Any]) -> None:
+    """``model.pretrained.<family>: PATH`` -> ``{path: PATH, sha256: null}`` (one form in the resolved config)."""
+    pretrained = raw.get("model", {}).get("pretrained") or {}
+    for family, value in list(pretrained.items()):
+        if isinstance(value, str):
+            pretrained[family] = {"path": value, "sha256": None}
+        elif isinstance(value, dict):
+            value.setdefault("sha256", None)
+            if value["sha256"]:
+                value["sha256"] = value["sha256"].lower()
 
 
 RESOLVED_DIR = ".datar"

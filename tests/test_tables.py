@@ -274,8 +274,10 @@ def test_bad_inputs_name_the_file(tmp_path):
         read_all([a, b])
     with pytest.raises(ConfigError, match="table9"):
         build_table(cfg, "table9", PAPER, [])
-    with pytest.raises(ConfigError, match="tables.table2.datar.top1"):
-        paper_from_mapping({"tables": {"table2": {"datar": {"top1": "high"}}}}, origin="p.yaml")
+    with pytest.raises(ConfigError, match="tables.table2.rows.datar.top1"):
+        paper_from_mapping({"datasets": {"vggsound": {"name": "VGGSound", "format": "vggsound"}},
+                            "tables": {"table2": {"dataset": "vggsound", "rows": {"datar": {"top1": "high"}}}}},
+                           origin="p.yaml")
     val = write_metrics(tmp_path / "v", "vggsound", "ast", 0, {"top1": 1.0}, split="val")
     with pytest.raises(DataError, match="split 'val'"):
         build_table(cfg, "table2", PAPER, read_all([val]))

@@ -25,24 +25,47 @@ understood. Supported layouts:
   interpolation for one that grows).
 
 State dicts wrapped as ``{"model": ...}`` / ``{"state_dict": ...}`` and ``module.`` prefixes
-are unwrapped.
+are unwrapped. DAT++ checkpoints (``dat_pp_*``, the files the DAT README serves now: another
+architecture) are recognised and refused, naming the CVPR 2022 file to use instead.
+
+:func:`load_weights_file` is the one place a weights file is read: it checks the file's
+SHA-256 against ``model.pretrained.<family>.sha256``, loads it with :func:`load_pretrained`,
+and refuses a checkpoint that leaves any backbone parameter uninitialised
+(:func:`uninitialised_backbone`); it returns the :class:`WeightsRecord` that runs, metrics
+and tables carry.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from datar.io import sha256_file
+
 from .ast import ASTClassifier
 from .dat import DATClassifier
 
 SourceFormat = Literal["dat", "deit", "hf_ast"]
+
+#: The CVPR 2022 DAT ImageNet-1k files, by model size (``model.size``), linked from the DAT
+#: repository's ``CVPR2022`` tag; the README of its default branch lists only DAT++ files.
+DAT_FILES: dict[str, str] = {"T": "dat_tiny_in1k_224.pth", "tiny": "dat_tiny_in1k_224.pth",
+                             "S": "dat_small_in1k_224.pth", "B": "dat_base_in1k_224.pth"}
+
+#: Model parameters that no ImageNet checkpoint holds: the task heads and the input adaptor.
+NOT_BACKBONE = ("heads.", "adaptor.")
+
+
+class WrongGeneration(ValueError):
+    """A DAT++ checkpoint offered to this (CVPR 2022) DAT model."""
 
 
 @dataclass
@@ -97,6 +120,10 @@ def _unwrap(state_dict: dict) -> dict[str, torch.Tensor]:
 def detect_format(state_dict: dict[str, torch.Tensor]) -> SourceFormat:
     """Recognise the layout of an (unwrapped) state dict."""
     keys = set(state_dict)
+    if is_dat_pp(keys):
+        raise WrongGeneration("state_dict: a DAT++ checkpoint (dat_pp_*: overlapping convolutional stem, DWC-MLP, "
+                              "neighbourhood attention; another architecture), not the DAT (CVPR 2022) this model "
+                              "implements")
     if "patch_proj.0.weight" in keys or any(k.startswith("stages.") and ".attns." in k for k in keys):
         return "dat"
     if any(k.startswith(("encoder.layer.", "audio_spectrogram_transformer.", "layers.")) for k in keys) or (
@@ -106,6 +133,13 @@ def detect_format(state_dict: dict[str, torch.Tensor]) -> SourceFormat:
     if any(k.startswith(("blocks.", "v.blocks.")) for k in keys) or "patch_embed.proj.weight" in keys:
         return "deit"
     raise ValueError("state_dict: layout not recognised (expected official DAT, timm DeiT or transformers AST keys)")
+
+
+def is_dat_pp(keys: set[str] | dict) -> bool:
+    """Whether the keys are DAT++'s (two-conv stem ``patch_proj.3``, ``mlps.*.dwc``, ``attns.*.rpb``)."""
+    keys = set(keys)
+    return "patch_proj.3.weight" in keys or any(
+        re.fullmatch(r"stages\.\d\.(mlps\.\d+\.dwc|attns\.\d+\.rpb)(\.weight|\.bias)?", k) for k in keys)
 
 
 # ----------------------------------------------------------------------------- adapters
@@ -396,3 +430,108 @@ def load_pretrained(model: nn.Module, state_dict: dict, *, source_grid: tuple[in
     report.loaded = sorted(new)
     report.missing = sorted(k for k in target_sd if k not in new)
     return report
+
+
+# ----------------------------------------------------------------------------- files
+@dataclass(frozen=True)
+class WeightsRecord:
+    """The pretrained weights a run started from (``metrics.json`` ``weights``, table provenance).
+
+    Attributes:
+        key: the config key (``model.pretrained.dat``).
+        name: the file's name.
+        sha256: the file's SHA-256.
+        source_format: the recognised layout.
+        summary: :meth:`LoadReport.summary`.
+        not_loaded: model keys left at their initialisation (heads and adaptor only).
+    """
+
+    key: str
+    name: str
+    sha256: str
+    source_format: str
+    summary: str
+    not_loaded: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {"key": self.key, "name": self.name, "sha256": self.sha256, "source_format": self.source_format,
+                "summary": self.summary, "not_loaded": list(self.not_loaded)}
+
+    def label(self) -> str:
+        """``name (sha256 <12 hex>)``."""
+        return f"{self.name} (sha256 {self.sha256[:12]})"
+
+
+def read_state_dict(path: str | os.PathLike[str]) -> dict:
+    """Read a state dict from a ``.pth`` / ``.pt`` (``torch.load``, weights only) or ``.safetensors`` file."""
+    p = Path(path)
+    if p.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(p))
+    return torch.load(p, map_location="cpu", weights_only=True)
+
+
+def uninitialised_backbone(report: LoadReport) -> list[str]:
+    """Model keys outside the heads and the adaptor that the checkpoint did not fill."""
+    left = set(report.missing) | set(report.mismatched)
+    return sorted(k for k in left if not k.startswith(NOT_BACKBONE))
+
+
+def _refusal(key: str, p: Path, report: LoadReport, left: list[str]) -> str:
+    shown = ", ".join(left[:4]) + (f", ... ({len(left)} in all)" if len(left) > 4 else "")
+    extra = f"; {len(report.unexpected)} of its keys fit no parameter (e.g. {report.unexpected[0]})" \
+        if report.unexpected else ""
+    return (f"{key}: {p} leaves {len(left)} backbone parameter(s) of this model uninitialised ({shown}){extra}; "
+            f"{report.summary()}. A partly random backbone is not the paper's model: use a checkpoint of the "
+            "same architecture and size")
+
+
+def load_weights_file(model: nn.Module, path: str | os.PathLike[str], *, key: str, sha256: str | None = None,
+                      size: str | None = None, source_grid: tuple[int, int] | None = None) -> WeightsRecord:
+    """Read, check and load a pretrained weights file into ``model``.
+
+    Args:
+        model: the model to initialise.
+        path: the local weights file.
+        key: the config key named in errors (``model.pretrained.dat``).
+        sha256: the expected SHA-256 (``model.pretrained.<family>.sha256``), or None.
+        size: the model size (``model.size``), to name the right DAT file in errors.
+        source_grid: passed to :func:`load_pretrained`.
+
+    Returns:
+        What was loaded, for the run's records.
+
+    Raises:
+        ConfigError: the file is missing, unreadable, of another hash, of another generation
+            (DAT++) or family, or leaves backbone parameters uninitialised.
+    """
+    from datar.errors import ConfigError
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{key}: pretrained weights file {p} not found")
+    digest = sha256_file(p)
+    if sha256 is not None and digest != sha256.lower():
+        raise ConfigError(f"{key}: {p} has sha256 {digest} but the config pins {sha256.lower()}; "
+                          "point the key at the pinned file, or pin this file's hash")
+    try:
+        sd: Any = read_state_dict(p)
+    except Exception as exc:  # noqa: BLE001 - any read failure is a bad file
+        raise ConfigError(f"{key}: cannot read pretrained weights {p}: {exc}") from None
+    if not isinstance(sd, dict):
+        raise ConfigError(f"{key}: {p} does not hold a state dict")
+    try:
+        report = load_pretrained(model, sd, source_grid=source_grid)
+    except WrongGeneration as exc:
+        want = DAT_FILES.get(size or "", "dat_{tiny,small,base}_in1k_224.pth")
+        raise ConfigError(f"{key}: {p} is {str(exc).removeprefix('state_dict: ')}; use {want} (the CVPR 2022 "
+                          "weights, linked from the README of the DAT repository's CVPR2022 tag)") from None
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {p}: {exc}") from None
+    left = uninitialised_backbone(report)
+    if left:
+        raise ConfigError(_refusal(key, p, report, left))
+    return WeightsRecord(key=key, name=p.name, sha256=digest, source_format=report.source_format,
+                         summary=report.summary(), not_loaded=tuple(report.missing))

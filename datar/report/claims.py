@@ -14,11 +14,14 @@ Each claim of ``config/paper.yaml`` (``claims:``) says "``model`` beats ``baseli
 
 Verdicts: **reproduced** (same sign as the paper, interval excludes 0), **not reproduced**
 (interval excludes the paper's Δ), **inconclusive** (interval holds both 0 and the paper's
-Δ), **not run** (a side has no runs with predictions).
+Δ), **not run** (a side has no runs with predictions), **not comparable** (the config's table
+is on another dataset than the one the claim is about: the reproduced Δ between the two rerun
+models is still shown, the paper's numbers and a verdict about them are not).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -44,7 +47,7 @@ from datar.report.tables import row_label
 if TYPE_CHECKING:
     import pandas as pd
 
-Verdict = Literal["reproduced", "not reproduced", "inconclusive", "not run"]
+Verdict = Literal["reproduced", "not reproduced", "inconclusive", "not run", "not comparable"]
 Test = Literal["paired", "unpaired vs cited", "exact count", "none"]
 
 
@@ -70,6 +73,8 @@ class ClaimResult:
         clips: clips compared.
         verdict: the verdict.
         note: what the reader needs besides the numbers (why not run, dropped clips, ...).
+        incomparable: why the claim cannot be judged on this config's data (verdict
+            ``not comparable``), e.g. ``table1 is on drums; the claim is about Kinetics-Sounds``.
     """
 
     claim: PaperClaim
@@ -91,6 +96,12 @@ class ClaimResult:
     clips: int | None = None
     verdict: Verdict = "not run"
     note: str = ""
+    incomparable: str = ""
+
+    @property
+    def verdict_text(self) -> str:
+        """The verdict as printed: ``not comparable (why)`` for a claim on another dataset."""
+        return f"{self.verdict} ({self.incomparable})" if self.incomparable else self.verdict
 
     @property
     def unit(self) -> str:
@@ -145,6 +156,9 @@ def _accuracy_claim(cfg: Config, paper: PaperNumbers, claim: PaperClaim,
         return ClaimResult(claim=claim, dataset=None, paper_model=pm, paper_baseline=pb,
                            note=f"not run: {claim.table} is not a table of config {cfg.name!r}")
     dataset, metric = table.dataset, claim.metric or ""
+    comparison = paper.compare(cfg, claim.table or "")
+    if not comparison.comparable:
+        return _not_comparable(cfg, paper, claim, predictions, pm, pb, comparison)
     n_paper = _paper_n(cfg, paper, dataset)
     base = dict(claim=claim, dataset=dataset, paper_model=pm, paper_baseline=pb, paper_n=n_paper)
     if n_paper:
@@ -167,6 +181,29 @@ def _accuracy_claim(cfg: Config, paper: PaperNumbers, claim: PaperClaim,
     b = matrices[claim.baseline]
     assert b is not None
     return _paired(cfg, base, a, b, key)
+
+
+def _not_comparable(cfg: Config, paper: PaperNumbers, claim: PaperClaim,
+                    predictions: Mapping[tuple[str, str, int], "pd.DataFrame"], pm: float, pb: float,
+                    comparison) -> ClaimResult:  # noqa: ANN001 - a datar.report.paper.Comparison
+    """A claim whose table is on another dataset: no paper numbers, no verdict; the paired Δ if both sides ran."""
+    table = cfg.tables[claim.table or ""]
+    name = comparison.paper_dataset.name if comparison.paper_dataset else "the paper's dataset"
+    why = f"{comparison.reason}; the claim is about {name}"
+    base = dict(claim=claim, dataset=table.dataset, paper_model=pm, paper_baseline=pb, verdict="not comparable",
+                incomparable=why)
+    cited = paper.tables[claim.table or ""][claim.baseline].cited is not None
+    if cited:
+        return ClaimResult(**base, note=f"{row_label(claim.baseline)} is only cited by the paper, on {name}: "
+                                        "nothing to compare with here")
+    a, b = (_matrix(predictions, table.dataset, v, claim.metric or "") for v in (claim.model, claim.baseline))
+    if a is None or b is None or claim.model not in table.rows or claim.baseline not in table.rows:
+        return ClaimResult(**base, note="a side has no runs with predictions.csv here")
+    paired = _paired(cfg, {k: v for k, v in base.items() if k not in ("verdict", "incomparable")}, a, b,
+                     f"claims/{claim.id}")
+    return dataclasses.replace(paired, verdict="not comparable", incomparable=why,
+                               note="; ".join(x for x in (f"reproduced Δ on {table.dataset}, not the paper's data",
+                                                          paired.note) if x))
 
 
 def _not_run(cfg: Config, base: dict, why: str, *, cited: bool) -> ClaimResult:

@@ -16,16 +16,16 @@ from datar.report.kind import titled
 from datar.report.metrics import RunMetrics, read_all
 from datar.report.paper import PaperNumbers
 from datar.report.predictions import check_against_metrics, load_run_predictions
-from datar.report.provenance import current_commit
+from datar.report.provenance import code_provenance
 
 
 def _provenance(cfg: Config, paper: PaperNumbers, runs: Sequence[RunMetrics]) -> list[tuple[str, str]]:
     def uniq(values):
         return sorted({v for v in values if v})
 
+    code, warnings = code_provenance(runs, what="claims")
     items = [
-        ("code", f"runs at git commit {', '.join(uniq(r.git_commit for r in runs)) or 'not recorded'}; "
-                 f"claims rendered at {current_commit()}"),
+        ("code", code + "".join(f". WARNING: {w}" for w in warnings)),
         ("config sha256", f"runs: {', '.join(uniq(r.config_sha256 for r in runs)) or 'not recorded'}; "
                           f"claims config: {cfg.sha256}"),
     ]

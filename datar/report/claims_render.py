@@ -22,7 +22,9 @@ READING_GUIDE = (
     "**inconclusive**: it holds both zero and the paper's Δ, so this test set cannot tell them apart — "
     "compare the *detectable Δ* (the smallest true difference this test set finds 80% of the time at "
     "α = 0.05) with the paper's Δ: where it is larger, only more test clips or seeds can decide; **not run**: "
-    "a side has no runs. The last column is the interval the paper's own test-set size implies for its "
+    "a side has no runs; **not comparable**: the config's table is on another dataset than the claim's, so "
+    "the paper's numbers are not shown and no verdict is given (the reproduced Δ between the two rerun models "
+    "still is). The last column is the interval the paper's own test-set size implies for its "
     "Δ: a paper Δ smaller than that is within the paper's own sampling noise."
 )
 
@@ -94,19 +96,21 @@ def _mdd(r: ClaimResult) -> str:
 
 
 def _paper_half(r: ClaimResult) -> str:
-    if r.paper_halfwidth is None or r.paper_n is None:
+    if r.paper_halfwidth is None or r.paper_n is None or r.incomparable:
         return DASH
     return f"±{r.paper_halfwidth:.1f} (n = {r.paper_n:,})"
 
 
 def _paper_delta(r: ClaimResult) -> str:
+    if r.incomparable:
+        return DASH
     return f"{r.claim.delta:+.2f}" if r.claim.kind == "compute" else f"{r.claim.delta:+.1f}"
 
 
 def cells(r: ClaimResult) -> list[str]:
     """One row's printed cells, in :data:`COLUMNS` order."""
     return [r.claim.text, _metric(r), _paper_delta(r), _reproduced(r), _ci(r), fmt_p(r.p), _test(r), _mdd(r),
-            _paper_half(r), r.verdict, r.note]
+            _paper_half(r), r.verdict_text, r.note]
 
 
 def _legend(resamples: int, seed: int) -> str:
@@ -175,8 +179,9 @@ def to_csv(results: Sequence[ClaimResult], *, kind: str) -> str:
             "claim": r.claim.id, "text": r.claim.text, "kind": kind, "claim_kind": r.claim.kind,
             "table": r.claim.table or "", "dataset": r.dataset or "", "metric": r.claim.metric or "",
             "unit": r.unit, "model": r.claim.model, "baseline": r.claim.baseline,
-            "paper_model": _num(r.paper_model), "paper_baseline": _num(r.paper_baseline),
-            "paper_delta": _num(r.claim.delta), "reproduced_model": _num(r.model),
+            "paper_model": "" if r.incomparable else _num(r.paper_model),
+            "paper_baseline": "" if r.incomparable else _num(r.paper_baseline),
+            "paper_delta": "" if r.incomparable else _num(r.claim.delta), "reproduced_model": _num(r.model),
             "reproduced_baseline": _num(r.baseline), "reproduced_delta": _num(r.delta),
             "ci_low": _num(r.ci.low if r.ci else None), "ci_high": _num(r.ci.high if r.ci else None),
             "p": _num(r.p, 6), "test": r.test, "seeds_model": " ".join(map(str, r.seeds[0])),
@@ -184,6 +189,6 @@ def to_csv(results: Sequence[ClaimResult], *, kind: str) -> str:
             "bootstrap_se": _num(r.ci.se if r.ci else None), "detectable_delta": _num(r.mdd),
             "detectable_basis": r.mdd_basis, "paper_n": "" if r.paper_n is None else str(r.paper_n),
             "paper_halfwidth_delta": _num(r.paper_halfwidth), "paper_halfwidth_model": _num(half[0]),
-            "paper_halfwidth_baseline": _num(half[1]), "verdict": r.verdict, "note": r.note,
+            "paper_halfwidth_baseline": _num(half[1]), "verdict": r.verdict_text, "note": r.note,
         })
     return pd.DataFrame(rows, columns=CSV_COLUMNS).to_csv(index=False, lineterminator="\n")

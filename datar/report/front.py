@@ -15,7 +15,8 @@ from datar.errors import DataError
 from datar.io import write_text_atomic
 from datar.report.kind import banner
 from datar.report.metrics import RunMetrics, read_all
-from datar.report.provenance import current_commit, read_version_file
+from datar.gitinfo import CodeState, code_state
+from datar.report.provenance import read_version_file, run_code
 from datar.report.tables import table_number
 
 KIND_WORDS = {
@@ -30,6 +31,13 @@ DATASET_NAMES = {"kinetics_sounds": "Kinetics-Sounds", "vggsound": "VGGSound", "
 def _lit(text: str) -> str:
     """An inline literal (rst), safe for any text without backquotes."""
     return f"``{text.replace('`', chr(39))}``"
+
+
+def _code_label(state: CodeState) -> str:
+    """Short commit, with the uncommitted-changes note."""
+    if state.commit is None:
+        return "not a git checkout"
+    return state.commit[:12] + (f" + uncommitted changes (diff {(state.diff_sha256 or '?')[:12]})" if state.dirty else "")
 
 
 def _title(text: str) -> list[str]:
@@ -56,7 +64,11 @@ def front_page(cfg: Config, runs: Sequence[RunMetrics], *, configfile_args: str)
                                               "rehearsal": "REHEARSAL run"}[kind])
     b = banner(kind)
     lines += [f"**{b}.**" if b else f"**{KIND_WORDS['paper']}.**", ""]
-    commits = sorted({r.git_commit for r in runs if r.git_commit})
+    codes = [run_code(r) for r in runs]
+    commits = sorted({c.commit for c in codes if c.commit})
+    dirty = [c for c in codes if c.dirty]
+    diffs = sorted({c.diff_sha256 or "?" for c in dirty})
+    current = code_state()
     hashes = sorted({r.config_sha256 for r in runs if r.config_sha256})
     versions = []
     for d in sorted({t.dataset for t in cfg.tables.values()} | set(cfg.datasets)):
@@ -67,8 +79,9 @@ def front_page(cfg: Config, runs: Sequence[RunMetrics], *, configfile_args: str)
         versions.append(f"{d} {_short(v) if v else 'absent'}")
     lines += [
         f":Config: {_lit(cfg.name)}, sha256 {_short(cfg.sha256)} ({_lit('--configfile ' + configfile_args)})",
-        f":Code: runs at {', '.join(_short(c) for c in commits) or 'not recorded'}; "
-        f"pages at {_short(current_commit())}",
+        f":Code: runs at {', '.join(_short(c) for c in commits) or 'not recorded'}"
+        + (f" + uncommitted changes ({len(dirty)} run(s), diff {', '.join(_short(d) for d in diffs)})" if dirty else "")
+        + f"; pages at {_lit(_code_label(current))}",
         f":Data: {', '.join(versions)}",
         f":Runs: {len(runs)} (seeds {', '.join(map(str, cfg.seeds))}); 95% intervals: bootstrap over seeds and "
         f"clips, {cfg.report.bootstrap_resamples:,} resamples",

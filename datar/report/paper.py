@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -60,6 +61,40 @@ class PaperClaim:
 
 
 @dataclass(frozen=True)
+class PaperDataset:
+    """A dataset the paper's numbers are about.
+
+    Attributes:
+        key: its key (the config's dataset key when a config uses it, e.g. ``vggsound``).
+        name: its name as printed (``VGGSound``).
+        format: the manifest format of its real source lists (``datasets.D.format``).
+        counts: clips the paper collected per split, and class counts (``verbs``, ``nouns``).
+    """
+
+    key: str
+    name: str
+    format: str
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Whether a table of a config may be read against the paper's numbers.
+
+    Attributes:
+        comparable: the table's dataset is (or, for a demo, explicitly stands for) the
+            paper's dataset of that table.
+        reason: why not, in words (``table1 is on drums``); empty when comparable. Callers
+            add what the paper's side is about (``paper_dataset.name``).
+        paper_dataset: the paper's dataset of the table (None when the paper has no such table).
+    """
+
+    comparable: bool
+    reason: str = ""
+    paper_dataset: PaperDataset | None = None
+
+
+@dataclass(frozen=True)
 class PaperNumbers:
     """Everything ``config/paper.yaml`` holds.
 
@@ -67,7 +102,8 @@ class PaperNumbers:
         source: the paper's reference line.
         tables: table name -> row key -> :class:`PaperRow`.
         compute_gmacs: model key -> GMACs the paper reports.
-        dataset_counts: dataset -> {split or count name: number}.
+        datasets: dataset key -> :class:`PaperDataset` (name, format, the paper's clip counts).
+        table_datasets: table name -> the key of the dataset its numbers are about.
         path: the file it was read from.
         claims: the paper's quantitative claims, in print order.
     """
@@ -75,9 +111,34 @@ class PaperNumbers:
     source: str
     tables: Mapping[str, Mapping[str, PaperRow]]
     compute_gmacs: Mapping[str, float] = field(default_factory=dict)
-    dataset_counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    datasets: Mapping[str, PaperDataset] = field(default_factory=dict)
+    table_datasets: Mapping[str, str] = field(default_factory=dict)
     path: str = ""
     claims: tuple[PaperClaim, ...] = ()
+
+    @property
+    def dataset_counts(self) -> dict[str, dict[str, int]]:
+        """dataset -> {split or count name: number} (the paper's clip and class counts)."""
+        return {k: dict(d.counts) for k, d in self.datasets.items()}
+
+    def compare(self, cfg: Any, table: str) -> Comparison:
+        """Whether ``cfg``'s table ``table`` is on the dataset the paper's table is about.
+
+        A config dataset is the paper's dataset ``P`` when ``datasets.D.paper_dataset`` names
+        ``P``; with ``auto`` (the default) when its key is ``P`` and its format is ``P``'s
+        (a user csv named ``kinetics_sounds`` is not Kinetics-Sounds); ``null`` never.
+        """
+        key = self.table_datasets.get(table)
+        if key is None or key not in self.datasets:
+            return Comparison(False, f"the paper has no {table}")
+        pds = self.datasets[key]
+        tcfg = cfg.tables[table]
+        ours = paper_dataset_of(cfg, tcfg.dataset, self)
+        if ours == key:
+            return Comparison(True, "", pds)
+        ds = cfg.dataset(tcfg.dataset)
+        what = tcfg.dataset if tcfg.dataset != key else f"{tcfg.dataset} (format {ds.format}, not {pds.format})"
+        return Comparison(False, f"{table} is on {what}", pds)
 
     def value(self, claim: PaperClaim, side: str) -> float:
         """The paper's number for ``side`` (a row key) of ``claim``: its table metric or its GMACs."""
@@ -90,6 +151,16 @@ class PaperNumbers:
         return self.tables.get(name, {})
 
 
+def paper_dataset_of(cfg: Any, dataset: str, paper: PaperNumbers) -> str | None:
+    """The paper dataset a config dataset is (``datasets.D.paper_dataset``; ``auto``: same key and format)."""
+    ds = cfg.dataset(dataset)
+    declared = getattr(ds, "paper_dataset", "auto")
+    if declared != "auto":
+        return declared
+    pds = paper.datasets.get(dataset)
+    return dataset if pds is not None and pds.format == ds.format else None
+
+
 def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{where}: expected a number, got {value!r}")
@@ -100,39 +171,57 @@ def paper_from_mapping(raw: Any, *, origin: str = "paper.yaml") -> PaperNumbers:
     """Build :class:`PaperNumbers` from a parsed YAML mapping; errors name ``origin`` and the key."""
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{origin}: expected a mapping at the top level")
-    known = {"source", "tables", "compute_gmacs", "dataset_counts", "claims"}
+    known = {"source", "datasets", "tables", "compute_gmacs", "claims"}
     for key in raw:
         if key not in known:
             raise ConfigError(f"{origin}: {key}: unknown key (known: {', '.join(sorted(known))})")
+    datasets = _datasets(raw.get("datasets") or {}, origin)
     tables_raw = raw.get("tables") or {}
     if not isinstance(tables_raw, Mapping):
         raise ConfigError(f"{origin}: tables: expected a mapping")
     tables: dict[str, dict[str, PaperRow]] = {}
-    for tname, rows in tables_raw.items():
+    table_datasets: dict[str, str] = {}
+    for tname, entry in tables_raw.items():
+        if not isinstance(entry, Mapping) or set(entry) != {"dataset", "rows"}:
+            raise ConfigError(f"{origin}: tables.{tname}: expected a mapping with dataset: and rows:")
+        if entry["dataset"] not in datasets:
+            raise ConfigError(f"{origin}: tables.{tname}.dataset: {entry['dataset']!r} is not in datasets: "
+                              f"({', '.join(sorted(datasets)) or 'none'})")
+        table_datasets[str(tname)] = str(entry["dataset"])
+        rows = entry["rows"]
         if not isinstance(rows, Mapping):
-            raise ConfigError(f"{origin}: tables.{tname}: expected a mapping of rows")
+            raise ConfigError(f"{origin}: tables.{tname}.rows: expected a mapping of rows")
         tables[str(tname)] = {}
-        for rkey, entry in rows.items():
-            where = f"{origin}: tables.{tname}.{rkey}"
-            if not isinstance(entry, Mapping):
+        for rkey, row in rows.items():
+            where = f"{origin}: tables.{tname}.rows.{rkey}"
+            if not isinstance(row, Mapping):
                 raise ConfigError(f"{where}: expected a mapping of metric: value")
-            cited = entry.get("cited")
+            cited = row.get("cited")
             if cited is not None and not isinstance(cited, str):
                 raise ConfigError(f"{where}.cited: expected a string (the reference)")
-            values = {str(k): _number(v, f"{where}.{k}") for k, v in entry.items() if k != "cited"}
+            values = {str(k): _number(v, f"{where}.{k}") for k, v in row.items() if k != "cited"}
             tables[str(tname)][str(rkey)] = PaperRow(key=str(rkey), values=values, cited=cited)
     gmacs_raw = raw.get("compute_gmacs") or {}
     gmacs = {str(k): _number(v, f"{origin}: compute_gmacs.{k}") for k, v in gmacs_raw.items()}
-    counts_raw = raw.get("dataset_counts") or {}
-    counts = {
-        str(d): {str(k): int(_number(v, f"{origin}: dataset_counts.{d}.{k}")) for k, v in c.items()}
-        for d, c in counts_raw.items()
-    }
     paper = PaperNumbers(source=str(raw.get("source", "")), tables=tables, compute_gmacs=gmacs,
-                         dataset_counts=counts, path=origin)
+                         datasets=datasets, table_datasets=table_datasets, path=origin)
     claims = _claims(raw.get("claims") or [], paper, origin)
-    return PaperNumbers(source=paper.source, tables=tables, compute_gmacs=gmacs, dataset_counts=counts,
-                        path=origin, claims=claims)
+    return dataclasses.replace(paper, claims=claims)
+
+
+def _datasets(raw: Any, origin: str) -> dict[str, PaperDataset]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{origin}: datasets: expected a mapping")
+    out = {}
+    for key, entry in raw.items():
+        where = f"{origin}: datasets.{key}"
+        if not isinstance(entry, Mapping) or not {"name", "format"} <= set(entry) or \
+                not set(entry) <= {"name", "format", "counts"}:
+            raise ConfigError(f"{where}: expected name:, format: and optional counts:")
+        counts = {str(k): int(_number(v, f"{where}.counts.{k}")) for k, v in (entry.get("counts") or {}).items()}
+        out[str(key)] = PaperDataset(key=str(key), name=str(entry["name"]), format=str(entry["format"]),
+                                     counts=counts)
+    return out
 
 
 _CLAIM_KEYS = {"id", "text", "kind", "model", "baseline", "delta", "table", "metric"}

@@ -17,7 +17,7 @@ from typing import Any
 from pathlib import Path
 
 from datar.config import Config
-from datar.gitinfo import git_commit
+from datar.gitinfo import CodeState, code_state, git_commit
 from datar.errors import DataError
 from datar.report.availability import read_availability
 from datar.report.metrics import RunMetrics
@@ -47,6 +47,65 @@ def _uniq(values: Sequence[str | None]) -> list[str]:
 def current_commit() -> str:
     """The commit of the code rendering the table (``unknown`` outside a git checkout)."""
     return git_commit() or "unknown"
+
+
+def run_code(run: RunMetrics) -> CodeState:
+    """The code a run was trained with (``metrics.json`` ``code.train``; the bare commit of older files)."""
+    code = run.extra.get("code")
+    state = CodeState.from_dict(code.get("train")) if isinstance(code, dict) else None
+    return state or CodeState(commit=run.git_commit)
+
+
+def code_provenance(runs: Sequence[RunMetrics], *, what: str = "table") -> tuple[str, list[str]]:
+    """The ``code`` provenance line of a table (or the claims) and its warnings.
+
+    Names every distinct training code state (commit, uncommitted changes and their diff
+    hash) with the runs made with it, the train code fingerprints, and the code rendering
+    now. Warns when rows come from different commits, diffs or fingerprints, and when any run
+    was trained with uncommitted changes.
+    """
+    states: dict[str, list[RunMetrics]] = {}
+    prints: dict[str, list[RunMetrics]] = {}
+    for r in runs:
+        st = run_code(r)
+        key = st.label() if st.commit else "not recorded"
+        states.setdefault(key, []).append(r)
+        if st.fingerprint:
+            prints.setdefault(st.fingerprint, []).append(r)
+    now = code_state()
+    parts = [f"{k} ({len(v)} run{'s' if len(v) != 1 else ''})" for k, v in sorted(states.items())]
+    text = f"runs trained at {'; '.join(parts) or 'no runs'}"
+    if prints:
+        text += f"; train code fingerprint {', '.join(sorted(prints))}"
+    text += f"; {what} rendered at {now.label()}"
+    warnings: list[str] = []
+    if len(states) > 1:
+        detail = "; ".join(f"{k}: {', '.join(f'{r.variant} seed {r.seed}' for r in v)}" for k, v in sorted(states.items()))
+        warnings.append(f"rows come from different code: {detail}")
+    elif len(prints) > 1:
+        detail = "; ".join(f"{k}: {', '.join(f'{r.variant} seed {r.seed}' for r in v)}" for k, v in sorted(prints.items()))
+        warnings.append(f"rows come from different code fingerprints: {detail}")
+    dirty = [r for r in runs if run_code(r).dirty]
+    if dirty:
+        warnings.append(f"{len(dirty)} run(s) were trained with uncommitted changes "
+                        f"({', '.join(sorted({run_code(r).label() for r in dirty}))}): their commit alone does not "
+                        "reproduce them")
+    return text, warnings
+
+
+def weights_provenance(row_runs: Sequence[RunMetrics]) -> tuple[str, list[str]]:
+    """What a row's runs started from: the weights file (name, sha256, load summary) or scratch."""
+    records = {}
+    for r in row_runs:
+        w = r.extra.get("weights")
+        key = (f"{w.get('name')} (sha256 {str(w.get('sha256'))[:12]}; {w.get('summary')})" if isinstance(w, dict)
+               else "pretrained (file not recorded)" if r.pretrained
+               else "trained from scratch (no pretrained weights)" if r.pretrained is False else "not recorded")
+        records.setdefault(key, []).append(r.seed)
+    if len(records) == 1:
+        return next(iter(records)), []
+    text = "MIXED: " + "; ".join(f"seeds {', '.join(map(str, s))}: {k}" for k, s in records.items())
+    return text, ["runs of one row started from different weights: " + text]
 
 
 def read_version_file(path: Path) -> str | None:
@@ -140,11 +199,9 @@ def collect_provenance(cfg: Config, table: Table, paper: PaperNumbers, *, measur
     ds = cfg.dataset(table.dataset)
 
     # code
-    commits = _uniq([r.git_commit for r in runs])
-    items.append(("code", f"runs at git commit {', '.join(commits) or 'not recorded'}; "
-                          f"table rendered at {current_commit()}"))
-    if len(commits) > 1:
-        warnings.append(f"runs were made at {len(commits)} different git commits: {', '.join(commits)}")
+    text, code_warnings = code_provenance(runs)
+    items.append(("code", text))
+    warnings.extend(code_warnings)
 
     # config
     hashes = _uniq([r.config_sha256 for r in runs])
@@ -207,16 +264,8 @@ def collect_provenance(cfg: Config, table: Table, paper: PaperNumbers, *, measur
     for row in table.rows:
         if row.kind != "run" or not row.runs:
             continue
-        flags = {r.pretrained for r in row.runs}
-        if flags == {True}:
-            text = "pretrained (ImageNet-1k weights)"
-        elif flags == {False}:
-            text = "trained from scratch (no pretrained weights)"
-        elif flags == {None}:
-            text = "not recorded"
-        else:
-            text = "MIXED: " + ", ".join(f"seed {r.seed}: {r.pretrained}" for r in row.runs)
-            warnings.append(f"{row.label}: some seeds pretrained, some from scratch")
+        text, weight_warnings = weights_provenance(row.runs)
+        warnings.extend(f"{row.label}: {w}" for w in weight_warnings)
         items.append((f"weights, {row.label}", text))
 
     # compute

@@ -21,7 +21,7 @@ from datar.errors import ConfigError, DataError
 from datar.report.intervals import Interval, bootstrap_accuracy
 from datar.report.kind import BANNERS, banner
 from datar.report.metrics import RunMetrics
-from datar.report.paper import PaperNumbers
+from datar.report.paper import Comparison, PaperNumbers
 from datar.variants import MODEL_VARIANTS
 
 if TYPE_CHECKING:
@@ -182,6 +182,7 @@ class Table:
         references: metric -> :class:`Reference` (chance, majority class), for every csv metric.
         notes: lines printed under the title (hidden columns, capped runs, missing predictions).
         bootstrap: ``(resamples, seed)`` of the intervals.
+        comparison: whether the table's dataset is the paper's (else no paper numbers, no Δ).
     """
 
     name: str
@@ -198,6 +199,12 @@ class Table:
     references: Mapping[str, Reference] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     bootstrap: tuple[int, int] = (2000, 0)
+    comparison: Comparison = Comparison(True)
+
+    @property
+    def comparable(self) -> bool:
+        """Whether the paper's numbers (and Δ) are shown: the table is on the paper's dataset."""
+        return self.comparison.comparable
 
 
 def metric_columns(heads: Sequence[str], classes: Mapping[str, int | None] | None = None
@@ -315,6 +322,7 @@ def build_table(cfg: Config, name: str, paper: PaperNumbers, runs: Iterable[RunM
     predictions = predictions or {}
     resamples, bseed = cfg.report.bootstrap_resamples, cfg.report.bootstrap_seed
     paper_rows = paper.table(name)
+    comparison = paper.compare(cfg, name)
     by_variant: dict[str, list[RunMetrics]] = {}
     skipped: list[str] = []
     for r in runs:
@@ -338,7 +346,7 @@ def build_table(cfg: Config, name: str, paper: PaperNumbers, runs: Iterable[RunM
         row_runs = tuple(sorted(by_variant.get(key, []), key=lambda r: r.seed))
         cells = {}
         for metric in shown + extra:
-            pval = prow.values.get(metric) if prow is not None else None
+            pval = prow.values.get(metric) if prow is not None and comparison.comparable else None
             vals = () if cited is not None else tuple(r.metrics[metric] for r in row_runs if metric in r.metrics)
             ci = None
             if vals and cited is None:
@@ -365,6 +373,10 @@ def build_table(cfg: Config, name: str, paper: PaperNumbers, runs: Iterable[RunM
             break
     refs = references(shown + extra_kept, sizes, counts)
     notes = []
+    if not comparison.comparable and comparison.paper_dataset is not None:
+        notes.append(f"Not comparable with the paper: {comparison.reason}; the paper's Table {table_number(name)} is "
+                     f"about {comparison.paper_dataset.name}. Its numbers, the Δ and the claims' verdicts are not "
+                     "shown; the reproduced numbers and intervals are.")
     if "top5" in extra and "top5" not in shown:
         n = sizes.get("label")
         notes.append(f"Top-5 is not shown: with {n} classes (at most {TOP5_MIN_CLASSES}) it says little "
@@ -380,4 +392,5 @@ def build_table(cfg: Config, name: str, paper: PaperNumbers, runs: Iterable[RunM
         notes.append("No per-clip predictions (so no interval) for: " + ", ".join(missing) + ".")
     return Table(name=name, title=title, dataset=tcfg.dataset, columns=shown, csv_columns=shown + extra_kept,
                  rows=tuple(rows), demo=demo, configured_seeds=tuple(cfg.seeds), skipped=tuple(skipped),
-                 kind=kind, classes=sizes, references=refs, notes=tuple(notes), bootstrap=(resamples, bseed))
+                 kind=kind, classes=sizes, references=refs, notes=tuple(notes), bootstrap=(resamples, bseed),
+                 comparison=comparison)

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from datar.gitinfo import git_commit
+from datar.gitinfo import code_state
 
 
 def env_info(argv: list[str], *, device: torch.device, world_size: int = 1) -> dict[str, Any]:
@@ -37,7 +37,8 @@ def env_info(argv: list[str], *, device: torch.device, world_size: int = 1) -> d
         "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "host": socket.gethostname(),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
-        "git_commit": git_commit(),
+        "git_commit": (state := code_state()).commit,
+        "code": state.as_dict(),
         "argv": list(argv),
         "start_time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -24,7 +24,8 @@ from datar.io import write_json_atomic, write_text_atomic
 from datar.train.accuracy import head_metrics
 from datar.train.data import SplitData, load_split, make_loader, resolve_workers
 from datar.train.distributed import DeviceFlag, DistInfo, pick_device
-from datar.gitinfo import git_commit
+from datar.fingerprint import verb_fingerprint
+from datar.gitinfo import code_state
 from datar.train.sampler import EpochSampler
 from datar.train.state import CHECKPOINT
 
@@ -122,6 +123,7 @@ def evaluate_run(cfg: Config, run: str | os.PathLike[str], *, device: DeviceFlag
     if split.dataset.frame_shape != (int(payload["target_length"]), int(payload["num_mel_bins"])):
         raise CheckpointError(f"{ckpt}: trained on {payload['target_length']} x {payload['num_mel_bins']} "
                               f"fbanks but the test shards hold {split.dataset.frame_shape}")
+    train_code = payload.get("code") or {"commit": None, "dirty": None, "diff_sha256": None, "fingerprint": None}
     outputs = predict(model, split, batch_size=batch_size or cfg.train.batch_size, device=dev,
                       num_workers=resolve_workers(cfg.train.num_workers))
     metrics = {
@@ -129,7 +131,9 @@ def evaluate_run(cfg: Config, run: str | os.PathLike[str], *, device: DeviceFlag
         "n_clips": len(outputs.clip_ids),
         "metrics": {k: round(v, 4) for k, v in head_metrics(outputs.logits, outputs.labels).items()},
         "pretrained": bool(payload.get("pretrained", False)), "demo": bool(cfg.raw.get("demo", False)),
-        "size": payload["size"], "config_sha256": cfg.sha256, "git_commit": git_commit(),
+        "size": payload["size"], "config_sha256": cfg.sha256, "git_commit": train_code.get("commit"),
+        "code": {"train": train_code, "evaluate": code_state(fingerprint=verb_fingerprint("evaluate")).as_dict()},
+        "weights": payload.get("weights"),
         "data_version": split.data_version,
         "epochs_trained": int(payload.get("epoch", 0)), "checkpoint_sha256": verify_checkpoint(ckpt),
         "capped_at_step": payload.get("capped_at_step"),

@@ -46,6 +46,8 @@ from datar.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from datar.config import Config, dump_config
 from datar.errors import ConfigError, DataError, TrainingError
 from datar.features.version import read_version
+from datar.fingerprint import verb_fingerprint
+from datar.gitinfo import code_state
 from datar.io import write_json_atomic, write_text_atomic
 from datar.models import VARIANTS, build_model, model_options
 from datar.train import state as st
@@ -126,36 +128,24 @@ def _model_overrides(cfg: Config, variant: str) -> dict[str, Any]:
     return model_options(cfg.model, variant)
 
 
-def _load_pretrained(cfg: Config, variant: str, model: nn.Module, say: Progress) -> bool:
-    """Load ``model.pretrained.{ast|dat}`` if set; return whether weights were loaded."""
-    from datar.models.weights import load_pretrained
+def _load_pretrained(cfg: Config, variant: str, model: nn.Module, say: Progress) -> dict[str, Any] | None:
+    """Load ``model.pretrained.{ast|dat}`` if set (:func:`datar.models.weights.load_weights_file`).
+
+    Returns:
+        The weights record (file name, sha256, load report) for the run's files, or None
+        when training starts from scratch.
+    """
+    from datar.models.weights import load_weights_file
 
     family = VARIANTS[variant].family
-    path = cfg.model.pretrained.ast if family == "ast" else cfg.model.pretrained.dat
+    spec = cfg.model.pretrained.of(family)
     key = f"model.pretrained.{family}"
-    if not path:
+    if spec is None:
         say.message(f"{key} is not set: training from scratch")
-        return False
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{key}: pretrained weights file {p} not found")
-    try:
-        if p.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            sd: Any = load_file(str(p))
-        else:
-            sd = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any read failure is a bad file
-        raise ConfigError(f"{key}: cannot read pretrained weights {p}: {exc}") from None
-    if not isinstance(sd, dict):
-        raise ConfigError(f"{key}: {p} does not hold a state dict")
-    try:
-        report = load_pretrained(model, sd)
-    except ValueError as exc:
-        raise ConfigError(f"{key}: {p}: {exc}") from None
-    say.message(f"{p}: {report.summary()}")
-    return True
+        return None
+    record = load_weights_file(model, spec.path, key=key, sha256=spec.sha256, size=cfg.model.size)
+    say.message(f"{spec.path}: {record.summary}")
+    return record.as_dict()
 
 
 def _make_optimizer(cfg: Config, model: nn.Module, device: torch.device | None = None) -> torch.optim.Optimizer:
@@ -226,6 +216,7 @@ class Trainer:
         self.recipe_sha = st.recipe_sha256(self.recipe)
         self.max_steps = spec.max_steps if spec.max_steps is not None else cfg.train.max_steps
         self.progress_mode: Mode | None = progress_mode if info.is_main else "off"
+        self.code = code_state(fingerprint=verb_fingerprint("train")).as_dict()  # the code that trains
         self.say = Progress(1, mode=self.progress_mode)
 
     # ------------------------------------------------------------------ setup
@@ -245,7 +236,8 @@ class Trainer:
         self.model = build_model(spec.variant, size=cfg.model.size, heads=self.heads,
                                  num_mel_bins=cfg.fbank.num_mel_bins, target_length=cfg.fbank.target_length,
                                  **self.overrides)
-        self.pretrained = _load_pretrained(cfg, spec.variant, self.model, self.say)
+        self.weights = _load_pretrained(cfg, spec.variant, self.model, self.say)
+        self.pretrained = self.weights is not None
         self.model.to(self.device)
         self.optimizer = _make_optimizer(cfg, self.model, self.device)
         self.ddp: nn.Module = self.model
@@ -296,6 +288,8 @@ class Trainer:
                              seconds=float(p["seconds"]), log=list(payload.get("log", [])),
                              finished=bool(payload.get("finished", False)))
         self.pretrained = bool(payload.get("pretrained", self.pretrained))
+        self.weights = payload.get("weights", self.weights)
+        self.code = payload.get("code", self.code)
         set_rng_state(payload["rng"])
         self.say.message(f"resuming from {last}: epoch {self.pos.epoch}/{self.epochs}, "
                          f"batch {self.pos.batch}, step {self.pos.step}")
@@ -309,7 +303,7 @@ class Trainer:
             "epoch": self.pos.epoch, "config": dict(self.cfg.raw), "pretrained": self.pretrained,
             "overrides": dict(self.overrides), "classes": dict(self.train_data.classes),
             "data_version": self.data_version, "recipe_sha256": self.recipe_sha,
-            "capped_at_step": self.capped_at_step,
+            "capped_at_step": self.capped_at_step, "weights": self.weights, "code": self.code,
         }
 
     def save_last(self) -> None:

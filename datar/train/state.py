@@ -8,12 +8,15 @@ another recipe is moved aside (:func:`move_aside`), never resumed and never dele
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from datar.config import Config
+from datar.fingerprint import verb_fingerprint
+from datar.io import sha256_file
 from datar.train.runlog import read_log
 
 CHECKPOINT = "checkpoint.pt"
@@ -38,7 +41,31 @@ def recipe(cfg: Config, *, dataset: str, variant: str, seed: int, max_steps: int
         "dataset": dataset, "variant": variant, "seed": seed, "max_steps": max_steps,
         "model": dataclasses.asdict(cfg.model), "fbank": dataclasses.asdict(cfg.fbank), "train": train,
         "epochs": cfg.epochs_for(dataset), "data_version": data_version,
+        "code": verb_fingerprint("train"), "weights_sha256": weights_sha256(cfg, variant),
     }
+
+
+def weights_sha256(cfg: Config, variant: str) -> str | None:
+    """SHA-256 of the variant's pretrained weights file (None from scratch or when the file is absent).
+
+    Part of the recipe: a replaced weights file at the same path is another run.
+    """
+    from datar.variants import VARIANTS
+
+    spec = cfg.model.pretrained.of(VARIANTS[variant].family) if variant in VARIANTS else None
+    if spec is None or not Path(spec.path).is_file():
+        return None
+    return _cached_sha256(str(Path(spec.path).resolve()), *_stat_key(Path(spec.path)))
+
+
+def _stat_key(p: Path) -> tuple[int, int]:
+    st = p.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_file(path)
 
 
 def recipe_changes(old: Any, new: dict[str, Any]) -> str:
@@ -49,7 +76,12 @@ def recipe_changes(old: Any, new: dict[str, Any]) -> str:
     if old.get("data_version") != new["data_version"]:
         parts.append(f"data version {str(old.get('data_version', 'unknown'))[:12]} (the data is now "
                      f"{new['data_version'][:12]})")
-    for key in sorted(k for k in new if k != "data_version"):
+    if old.get("code") != new.get("code"):
+        parts.append(f"code (train's code fingerprint {old.get('code') or 'unrecorded'}, now {new.get('code')})")
+    if old.get("weights_sha256") != new.get("weights_sha256"):
+        parts.append(f"pretrained weights (sha256 {str(old.get('weights_sha256'))[:12]}, now "
+                     f"{str(new.get('weights_sha256'))[:12]})")
+    for key in sorted(k for k in new if k not in ("data_version", "code", "weights_sha256")):
         if old.get(key) != new[key]:
             if isinstance(new[key], dict) and isinstance(old.get(key), dict):
                 keys = sorted(k for k in set(new[key]) | set(old[key]) if old[key].get(k) != new[key].get(k))

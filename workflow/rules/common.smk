@@ -22,8 +22,9 @@ from datar import launch, runs
 from datar.config import config_from_mapping, config_sha256, write_resolved_config
 from datar.errors import ConfigError
 from datar.features.layout import shard_names as _shard_names
+from datar.fingerprint import verb_fingerprint as code_of
 from datar.schema import config_sources
-from datar.variants import MODEL_VARIANTS
+from datar.variants import MODEL_VARIANTS, VARIANTS
 
 envvars:
     "PATH",
@@ -85,6 +86,17 @@ def resolved_config(wildcards, input):
     trigger: each names the config sections its rule's outputs depend on.
     """
     return CONFIG_FILE
+
+
+# Each rule's `code` param is code_of("<verb>"): the fingerprint of the datar modules its verb
+# runs (datar.fingerprint; docstrings, comments and layout excluded). A shell rule's own code
+# trigger sees only its command text, so this param is what reruns a job whose Python changed.
+
+
+def pretrained_weights(wildcards):
+    """The pretrained weights file of the run's model family (model.pretrained), if set."""
+    spec = CFG.model.pretrained.of(VARIANTS[wildcards.variant].family)
+    return [spec.path] if spec is not None else []
 
 
 def section_hash(*sections):

@@ -9,6 +9,7 @@ rule demo_corpus:
     log:
         f"{RESULTS}/logs/demo_corpus/{{dataset}}.log",
     params:
+        code=code_of("demo-corpus"),
         cfg=resolved_config,
         fingerprint=dataset_hash,
     conda:
@@ -26,6 +27,7 @@ rule rehearsal_corpus:
     log:
         f"{RESULTS}/logs/rehearsal_corpus/{{dataset}}.log",
     params:
+        code=code_of("rehearsal-corpus"),
         cfg=resolved_config,
         fingerprint=dataset_hash,
     conda:
@@ -45,6 +47,7 @@ checkpoint manifest:
     log:
         f"{RESULTS}/logs/manifest/{{dataset}}.log",
     params:
+        code=code_of("manifest"),
         cfg=resolved_config,
         fingerprint=dataset_hash,
         sections=section_hash("manifest", "audio"),
@@ -68,6 +71,7 @@ rule download:
     log:
         f"{RESULTS}/logs/download/{{dataset}}/{{shard}}.log",
     params:
+        code=code_of("download"),
         cfg=resolved_config,
         sample_rate=CFG.audio.sample_rate,
     # No job-level retries: each clip is retried inside the job (download.retries, with
@@ -89,6 +93,7 @@ rule validate:
     log:
         f"{RESULTS}/logs/validate/{{dataset}}/{{shard}}.log",
     params:
+        code=code_of("validate"),
         cfg=resolved_config,
         sections=section_hash("validate", "audio"),
     conda:
@@ -110,6 +115,7 @@ rule availability:
     log:
         f"{RESULTS}/logs/availability/{{dataset}}.log",
     params:
+        code=code_of("availability"),
         cfg=resolved_config,
     conda:
         ENV

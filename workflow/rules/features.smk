@@ -13,6 +13,7 @@ rule fbank:
     log:
         f"{RESULTS}/logs/fbank/{{dataset}}/{{shard}}.log",
     params:
+        code=code_of("fbank"),
         cfg=resolved_config,
         sections=section_hash("fbank", "audio"),
     threads: 2
@@ -32,6 +33,7 @@ rule stats:
     log:
         f"{RESULTS}/logs/stats/{{dataset}}.log",
     params:
+        code=code_of("stats"),
         cfg=resolved_config,
     conda:
         ENV
@@ -51,6 +53,7 @@ rule data_version:
     log:
         f"{RESULTS}/logs/data_version/{{dataset}}.log",
     params:
+        code=code_of("data-version"),
         cfg=resolved_config,
     conda:
         ENV

@@ -19,6 +19,7 @@ rule table:
     log:
         f"{RESULTS}/logs/table/{{table}}.log",
     params:
+        code=code_of("table"),
         cfg=resolved_config,
         sections=section_hash("tables", "report"),
         prefix=output_prefix,
@@ -45,6 +46,7 @@ rule claims:
     log:
         f"{RESULTS}/logs/claims.log",
     params:
+        code=code_of("claims"),
         cfg=resolved_config,
         sections=section_hash("tables", "report", "model", "fbank"),
         prefix=output_prefix,
@@ -64,6 +66,8 @@ rule availability_page:
                category="Data", labels=dataset_labels),
     log:
         f"{RESULTS}/logs/report/{{dataset}}_availability.log",
+    params:
+        code=code_of("html"),
     conda:
         ENV
     shell:
@@ -81,6 +85,7 @@ rule report_front:
     log:
         f"{RESULTS}/logs/report/front.log",
     params:
+        code=code_of("report-front"),
         cfg=resolved_config,
         configfiles=configfile_args,
     conda:
@@ -101,6 +106,7 @@ rule figure_classes:
     log:
         f"{RESULTS}/logs/figures/classes/{{dataset}}/{{variant}}.log",
     params:
+        code=code_of("figure-classes"),
         cfg=resolved_config,
         prefix=output_prefix,
     conda:
@@ -121,6 +127,7 @@ rule figure_adaptor:
     log:
         f"{RESULTS}/logs/figures/fig1_adaptor.log",
     params:
+        code=code_of("figure-adaptor"),
         cfg=resolved_config,
         run=fig1_run,
         prefix=output_prefix,
@@ -142,6 +149,7 @@ rule figure_deform:
     log:
         f"{RESULTS}/logs/figures/deform_points.log",
     params:
+        code=code_of("figure-deform"),
         cfg=resolved_config,
         run=fig1_run,
         prefix=output_prefix,
@@ -163,6 +171,7 @@ rule figure_curves:
     log:
         f"{RESULTS}/logs/figures/curves_{{dataset}}.log",
     params:
+        code=code_of("figure-curves"),
         cfg=resolved_config,
         prefix=output_prefix,
     conda:

@@ -8,12 +8,14 @@ rule train:
         shards=fbank_files,
         stats=f"{DATA}/{{dataset}}/fbank/stats.json",
         version=f"{DATA}/{{dataset}}/version.json",
+        weights=pretrained_weights,  # model.pretrained.<family>: a replaced file retrains
     output:
         checkpoint=f"{RESULTS}/runs/{{dataset}}/{{variant}}/seed{{seed}}/checkpoint.pt",
         log_csv=f"{RESULTS}/runs/{{dataset}}/{{variant}}/seed{{seed}}/log.csv",
     log:
         f"{RESULTS}/logs/train/{{dataset}}/{{variant}}/seed{{seed}}.log",
     params:
+        code=code_of("train"),
         cfg=resolved_config,
         sections=section_hash("model", "train", "fbank"),
         launch=launcher,
@@ -40,6 +42,7 @@ rule evaluate:
     log:
         f"{RESULTS}/logs/evaluate/{{dataset}}/{{variant}}/seed{{seed}}.log",
     params:
+        code=code_of("evaluate"),
         cfg=resolved_config,
         run=output_dir,
     threads: 1
