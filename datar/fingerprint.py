@@ -5,7 +5,7 @@ does. Each rule therefore carries, as a param, :func:`verb_fingerprint` of the o
 ``python -m datar <verb>`` it runs: a hash over the verb's *import closure* inside the
 package (every ``datar`` module it imports, directly or through other ``datar`` modules,
 at module level or inside a function, plus the packages whose ``__init__`` those imports
-execute). Each module contributes its syntax tree with docstrings removed
+execute; the dispatcher and verb table, :data:`DISPATCH`, aside). Each module contributes its syntax tree with docstrings removed
 (``ast.dump`` without positions): comments, formatting and docstrings never change a
 fingerprint; any change of a statement, a constant or a name does.
 
@@ -26,8 +26,10 @@ from pathlib import Path
 PACKAGE = "datar"
 ROOT = Path(__file__).resolve().parent  # the datar package directory
 
-#: Modules every verb runs through ``python -m datar`` (the dispatcher and the verb table).
-ENTRY = ("datar", "datar.__main__", "datar.cli")
+#: Modules every verb runs through ``python -m datar`` (the package, the dispatcher and the
+#: verb table) that hold no computation: left out of every closure, so adding a verb or
+#: bumping ``__version__`` reruns nothing.
+DISPATCH = frozenset({"datar", "datar.__main__", "datar.cli"})
 
 
 def module_path(module: str) -> Path | None:
@@ -100,7 +102,7 @@ def closure(modules: Iterable[str]) -> tuple[str, ...]:
     seen: set[str] = set()
     while todo:
         m = todo.pop()
-        if m in seen:
+        if m in seen or m in DISPATCH:
             continue
         seen.add(m)
         todo.extend(direct_imports(m))
@@ -113,7 +115,7 @@ def verb_modules(verb: str) -> tuple[str, ...]:
 
     if verb not in VERBS:
         raise KeyError(f"unknown verb {verb!r}; known: {', '.join(sorted(VERBS))}")
-    return closure([*ENTRY, f"datar.cli.{VERBS[verb]}"])
+    return closure([f"datar.cli.{VERBS[verb]}"])
 
 
 class _StripDocstrings(ast.NodeTransformer):
@@ -130,14 +132,19 @@ class _StripDocstrings(ast.NodeTransformer):
     visit_Module = visit_ClassDef = visit_FunctionDef = visit_AsyncFunctionDef = _strip
 
 
+def source_hash(source: str) -> str:
+    """SHA-256 of Python source's syntax tree without docstrings, comments or layout."""
+    tree = _StripDocstrings().visit(ast.parse(source))
+    return hashlib.sha256(ast.dump(tree, annotate_fields=False, include_attributes=False).encode()).hexdigest()
+
+
 @lru_cache(maxsize=None)
 def module_hash(module: str) -> str:
-    """SHA-256 of one module's syntax tree without docstrings, comments or layout."""
+    """:func:`source_hash` of one ``datar`` module."""
     path = module_path(module)
     if path is None:
         raise KeyError(module)
-    tree = _StripDocstrings().visit(ast.parse(path.read_text(encoding="utf-8")))
-    return hashlib.sha256(ast.dump(tree, annotate_fields=False, include_attributes=False).encode()).hexdigest()
+    return source_hash(path.read_text(encoding="utf-8"))
 
 
 def fingerprint(modules: Iterable[str]) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,9 +40,16 @@ def write_config(path: Path, cfg: dict) -> Path:
 
 
 def run_snakemake(workdir: Path, configfile: Path, *args: str, timeout: int = 900, check: bool = True,
-                  env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run the real Snakemake CLI on this repo's Snakefile in ``workdir``."""
-    cmd = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+                  env: dict | None = None, code: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the real Snakemake CLI on this repo's Snakefile in ``workdir``.
+
+    ``code``: a copy of the repository (:func:`code_copy`) to run instead: its Snakefile, and
+    its ``datar`` first on PYTHONPATH for Snakemake and every job.
+    """
+    if code is not None:
+        env = {**(env or {}), "PYTHONPATH": str(code)}
+    snakefile = (code or REPO) / "Snakefile"
+    cmd = [*SNAKEMAKE, "-s", str(snakefile), "--directory", str(workdir),
            "--configfile", str(configfile), *args]
     full_env = {**os.environ, **(env or {})}
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=full_env)
@@ -49,6 +58,28 @@ def run_snakemake(workdir: Path, configfile: Path, *args: str, timeout: int = 90
             f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
         )
     return proc
+
+
+def code_copy(dest: Path) -> Path:
+    """A git repository at ``dest`` holding this checkout's tracked files (and its untracked, unignored
+    ones), committed once: code a test may edit without touching the checkout."""
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                           capture_output=True, check=True).stdout.decode().split("\0")
+    for rel in filter(None, files):
+        src = REPO / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
+    subprocess.run([*git, "commit", "-qm", "copy"], cwd=dest, check=True)
+    return dest
+
+
+def planned_rules(proc: subprocess.CompletedProcess) -> set[str]:
+    """The rules a ``snakemake -n`` run plans (its ``rule X:`` / ``localrule X:`` headers)."""
+    return set(re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):", proc.stdout + proc.stderr, re.M))
 
 
 @pytest.fixture(scope="session")

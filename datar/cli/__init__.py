@@ -25,4 +25,5 @@ VERBS: dict[str, str] = {
     "data-version": "data_version",
     "dvc-check": "dvc_check",
     "dvc-targets": "dvc_targets",
+    "code-deps": "code_deps",
 }
