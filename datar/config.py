@@ -83,6 +83,7 @@ class SourceConfig:
     url: str | None = None
     path: str | None = None
     sha256: str | None = None
+    mirrors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,9 +118,21 @@ class RehearsalCorpusConfig:
 
 @dataclass(frozen=True)
 class LocalSourceConfig:
-    template: str
+    """``datasets.D.local_source``: the copy of the clips a reviewer already holds.
+
+    ``template``: one template or a list tried in order (several places, e.g. CVDF's
+    ``replacement/`` before ``train/``); with ``archives`` it names a member's file name.
+    """
+
+    template: str | tuple[str, ...]
     contains: Literal["clip", "video"] = "clip"
     fallback: Literal["youtube", "none"] = "youtube"
+    archives: tuple[str, ...] = ()
+
+    @property
+    def templates(self) -> tuple[str, ...]:
+        """The templates, in the order they are tried."""
+        return (self.template,) if isinstance(self.template, str) else tuple(self.template)
 
 
 LOCAL_SOURCE_FIELDS: tuple[str, ...] = ("youtube_id", "start", "end", "clip_id")
@@ -358,10 +371,15 @@ def _check_references(cfg: Config, origin: Origin) -> None:
                                           "classes (config/config.yaml has the 32-class list)")
         if ds.format == "epic100" and tuple(ds.heads) != ("verb", "noun"):
             raise fail((*key, "heads"), "format epic100 has heads [verb, noun] in {where}; set heads: [verb, noun]")
+        for i, src in enumerate(ds.sources):
+            if src.mirrors and src.path is not None:
+                raise fail((*key, "sources", str(i), "mirrors"), "only a url source has mirrors (in {where}); "
+                                                                  "drop them, or give url: instead of path:")
         if ds.local_source is not None:
-            problem = _local_template_problem(ds.local_source.template)
-            if problem:
-                raise fail((*key, "local_source", "template"), problem + " (in {where})")
+            for template in ds.local_source.templates:
+                problem = _local_template_problem(template)
+                if problem:
+                    raise fail((*key, "local_source", "template"), problem + " (in {where})")
         if ds.demo_corpus is not None and set(ds.demo_corpus.classes) != set(ds.heads):
             raise fail((*key, "demo_corpus", "classes"),
                        f"keys {sorted(ds.demo_corpus.classes)} in {{where}} must equal the dataset's heads "

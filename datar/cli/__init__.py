@@ -5,6 +5,7 @@ VERBS: dict[str, str] = {
     "demo-corpus": "demo_corpus",
     "rehearsal-corpus": "rehearsal_corpus",
     "manifest": "manifest",
+    "archive": "archive",
     "download": "download",
     "validate": "validate",
     "availability": "availability",

@@ -1,6 +1,6 @@
 """Per-clip download outcomes and the shard's ``{S}.status.csv``.
 
-``clip_id,status,reason,attempts,bytes,origin,source_seconds,yt_dlp,message``:
+``clip_id,status,reason,attempts,bytes,origin,source_seconds,yt_dlp,message,place``:
 
 - ``status``: ``ok | unavailable | invalid | blocked``. ``blocked`` = YouTube refused the
   downloader (bot check, request limit, persistent 429): not known yet, neither dead nor ok.
@@ -12,8 +12,11 @@
 - ``source_seconds``: the source's own duration when known (empty otherwise); validation
   compares a clip without ``end`` with it.
 - ``yt_dlp``: the yt-dlp version that fetched the clip (empty when yt-dlp was not used).
+- ``place``: which place of the dataset's local copy held it (a ``local_source`` template's
+  folder, an archive's file name, an HDF5 file), empty for network and manifest-path clips.
 
-Status csvs of the first format (the five columns up to ``bytes``) are still read.
+Status csvs of earlier formats (the five columns up to ``bytes``, or nine up to
+``message``) are still read.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ Status = Literal["ok", "unavailable", "invalid", "blocked"]
 Origin = Literal["local", "youtube", "http", ""]
 STATUSES: tuple[str, ...] = ("ok", "unavailable", "invalid", "blocked")
 FIRST_COLUMNS: tuple[str, ...] = ("clip_id", "status", "reason", "attempts", "bytes")
-STATUS_COLUMNS: tuple[str, ...] = (*FIRST_COLUMNS, "origin", "source_seconds", "yt_dlp", "message")
+SECOND_COLUMNS: tuple[str, ...] = (*FIRST_COLUMNS, "origin", "source_seconds", "yt_dlp", "message")
+STATUS_COLUMNS: tuple[str, ...] = (*SECOND_COLUMNS, "place")
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class ClipStatus:
     source_seconds: float | None = None
     yt_dlp: str = ""
     message: str = ""
+    place: str = ""
 
 
 def write_status_csv(path: str | os.PathLike[str], rows: list[ClipStatus]) -> None:
@@ -58,7 +63,7 @@ def write_status_csv(path: str | os.PathLike[str], rows: list[ClipStatus]) -> No
         for r in rows:
             w.writerow([r.clip_id, r.status, r.reason, r.attempts, r.bytes, r.origin,
                         "" if r.source_seconds is None else f"{r.source_seconds:.3f}", r.yt_dlp,
-                        " ".join(r.message.split())])
+                        " ".join(r.message.split()), r.place])
 
 
 def read_status_csv(path: str | os.PathLike[str]) -> list[ClipStatus]:
@@ -73,7 +78,7 @@ def read_status_csv(path: str | os.PathLike[str]) -> list[ClipStatus]:
     out: list[ClipStatus] = []
     with open(p, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
-        if tuple(reader.fieldnames or ()) not in (STATUS_COLUMNS, FIRST_COLUMNS):
+        if tuple(reader.fieldnames or ()) not in (STATUS_COLUMNS, SECOND_COLUMNS, FIRST_COLUMNS):
             raise DataError(f"{p}: header must be {','.join(STATUS_COLUMNS)}, got {reader.fieldnames}")
         for i, rec in enumerate(reader, start=2):
             if rec["status"] not in STATUSES:
@@ -83,7 +88,7 @@ def read_status_csv(path: str | os.PathLike[str]) -> list[ClipStatus]:
                 out.append(ClipStatus(rec["clip_id"], rec["status"], rec["reason"],  # type: ignore[arg-type]
                                       int(rec["attempts"]), int(rec["bytes"]), rec.get("origin") or "",  # type: ignore[arg-type]
                                       float(seconds) if seconds else None, rec.get("yt_dlp") or "",
-                                      rec.get("message") or ""))
+                                      rec.get("message") or "", rec.get("place") or ""))
             except (TypeError, ValueError):
                 raise DataError(f"{p}:{i}: attempts and bytes must be integers, source_seconds a number") from None
     return out

@@ -38,7 +38,8 @@ from datar.data.fetch_clip import ClipJob, fetch_clip
 from datar.data.ffmpeg_audio import FfmpegFailure, probe_audio
 from datar.data import local_cut
 from datar.data.local_cut import Cut, Span, cut_span, plan_spans
-from datar.data.local_source import LocalClip, Missing, locate
+from datar.data.archives import archive_lookup
+from datar.data.local_source import Archived, LocalClip, Missing, Unusable, locate
 from datar.data.shard_rows import ClipRow, read_shard_rows, source_url
 from datar.data.ytdlp import ytdlp_version
 from datar.errors import DataError
@@ -132,6 +133,7 @@ class _LocalFile:
     path: Path
     cuts: list[Cut] = field(default_factory=list)
     rows: dict[str, ClipRow] = field(default_factory=dict)
+    place: str = ""
 
 
 def download_shard(cfg: Config, dataset: str, shard: str) -> ShardSummary:
@@ -147,16 +149,28 @@ def download_shard(cfg: Config, dataset: str, shard: str) -> ShardSummary:
     paths = ShardPaths.of(cfg, dataset, shard)
     rows = read_shard_rows(paths.manifest, shard, allowed_schemes=cfg.download.allowed_schemes)
     where = f"datasets.{dataset}.local_source.template"
-    plans: list[LocalClip | Missing | None] = []
+    lookup = archive_lookup(cfg, dataset) if ds.local_source is not None and ds.local_source.archives else None
+    plans: list[LocalClip | Missing | Archived | Unusable | None] = []
     for row in rows:  # every row is planned (and a bad template found) before any work
         scheme, url = source_url(row.source, allowed=cfg.download.allowed_schemes, where=row.clip_id)
-        plans.append(locate(row, scheme=scheme, url=url, local_source=ds.local_source, where=where))
+        plans.append(locate(row, scheme=scheme, url=url, local_source=ds.local_source, where=where,
+                            archives=lookup))
     paths.work.mkdir(parents=True, exist_ok=True)
 
     done = _finished_before(paths, rows)
     files: dict[Path, _LocalFile] = {}
     network: list[ClipJob] = []
+    stored: dict[str, Archived] = {}  # clips whose FLAC an archive job already wrote
     for row, plan in zip(rows, plans):
+        if isinstance(plan, Archived):  # planned anew every run: a lookup, nothing to fetch
+            stored[row.clip_id] = plan
+            done[row.clip_id] = ClipStatus(row.clip_id, "ok", "", 1, plan.size, "local", plan.seconds
+                                           if row.end is None else None, place=plan.place)
+            continue
+        if isinstance(plan, Unusable):
+            done[row.clip_id] = ClipStatus(row.clip_id, plan.status, plan.reason, 1, 0, "local",  # type: ignore[arg-type]
+                                           message=plan.message, place=plan.place)
+            continue
         if row.clip_id in done:
             continue
         flac = paths.work / f"{row.clip_id}.flac"
@@ -165,7 +179,7 @@ def download_shard(cfg: Config, dataset: str, shard: str) -> ShardSummary:
             save_clip_status(paths.work / f"{row.clip_id}.status.json", st)
             done[row.clip_id] = st
         elif isinstance(plan, LocalClip):
-            entry = files.setdefault(plan.path, _LocalFile(plan.path))
+            entry = files.setdefault(plan.path, _LocalFile(plan.path, place=plan.place))
             entry.cuts.append(Cut(row.clip_id, plan.start, plan.end, flac))
             entry.rows[row.clip_id] = row
         else:
@@ -188,7 +202,14 @@ def download_shard(cfg: Config, dataset: str, shard: str) -> ShardSummary:
         raise DownloadBlocked(_blocked_message(cfg, dataset, shard, paths, breaker, done, len(rows), skipped))
 
     ordered = [done[r.clip_id] for r in rows]
-    _write_tar(paths.tar, [paths.work / f"{s.clip_id}.flac" for s in ordered if s.status == "ok"])
+    members = []
+    for st in ordered:
+        if st.status != "ok":
+            continue
+        a = stored.get(st.clip_id)
+        flac = paths.work / f"{st.clip_id}.flac"
+        members.append((flac.name, a.store, a.offset, a.size) if a is not None else (flac.name, flac, 0, None))
+    _write_tar(paths.tar, members)
     write_status_csv(paths.status, ordered)
     counts = {k: sum(1 for s in ordered if s.status == k) for k in ("ok", "unavailable", "invalid", "blocked")}
     if counts["blocked"]:
@@ -263,12 +284,12 @@ def _span_task(file: _LocalFile, span: Span, cfg: Config, record: Callable[[Clip
             known = seconds if row.end is None else None
             if res.error:
                 kind, reason = decode_failure(res.error)
-                st = ClipStatus(res.key, kind, reason, 1, 0, "local", known, "", res.error)  # type: ignore[arg-type]
+                st = ClipStatus(res.key, kind, reason, 1, 0, "local", known, "", res.error, file.place)  # type: ignore[arg-type]
             elif res.samples == 0:
                 st = ClipStatus(res.key, "invalid", "segment starts after the end of the source", 1, 0, "local",
-                                known, "", f"{file.path}: no audio after {row.start:g} s")
+                                known, "", f"{file.path}: no audio after {row.start:g} s", file.place)
             else:
-                st = ClipStatus(res.key, "ok", "", 1, outs[res.key].stat().st_size, "local", known)
+                st = ClipStatus(res.key, "ok", "", 1, outs[res.key].stat().st_size, "local", known, place=file.place)
             statuses.append(record(st))
         return statuses
 
@@ -339,11 +360,17 @@ def _keep_for_rerun(paths: ShardPaths, ordered: list[ClipStatus]) -> None:
             (paths.work / f"{st.clip_id}.flac").unlink(missing_ok=True)
 
 
-def _write_tar(path: Path, members: list[Path]) -> None:
-    """Write a deterministic, uncompressed tar of ``members`` (by base name) atomically."""
+def _write_tar(path: Path, members: list[tuple[str, Path, int, int | None]]) -> None:
+    """Write a deterministic, uncompressed tar atomically.
+
+    Each member is ``(name, file, offset, size)``: ``size`` bytes of ``file`` from ``offset``
+    (a clip's FLAC inside an archive's audio store), or the whole file when ``size`` is None.
+    """
     with atomic_write(path) as tmp, tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-        for m in members:
-            info = tar.gettarinfo(str(m), arcname=m.name)
+        for name, src, offset, size in members:
+            info = tarfile.TarInfo(name)
+            info.size = src.stat().st_size if size is None else size
             info.mtime, info.uid, info.gid, info.uname, info.gname, info.mode = 0, 0, 0, "", "", 0o644
-            with open(m, "rb") as fh:
+            with open(src, "rb") as fh:
+                fh.seek(offset)
                 tar.addfile(info, fh)

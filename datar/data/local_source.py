@@ -41,6 +41,7 @@ class LocalClip:
     path: Path
     start: float
     end: float | None
+    place: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,38 @@ def template_path(filled: str) -> Path:
     return file_url_to_path(filled) if filled.startswith("file://") else Path(filled)
 
 
+def place_label(template: str) -> str:
+    """A short name of one place of a local copy: the template's folder (``/k400/replacement/``)."""
+    head = template.split("{", 1)[0]
+    if head.startswith("file://"):
+        head = head[len("file://"):]
+    return head.rsplit("/", 1)[0] + "/" if "/" in head else head or template
+
+
+@dataclass(frozen=True)
+class Archived:
+    """A clip whose FLAC an ``archive`` job wrote into an archive's audio store (:mod:`datar.data.archives`)."""
+
+    store: Path
+    offset: int
+    size: int
+    place: str
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Unusable:
+    """A clip an archive held but that could not be decoded (recorded ``invalid``)."""
+
+    status: str
+    reason: str
+    message: str
+    place: str
+
+
 def locate(row: ClipRow, *, scheme: str, url: str, local_source: LocalSourceConfig | None,
-           where: str) -> LocalClip | Missing | None:
-    """Where ``row``'s audio is read from: a local file, a missing one, or None (the network).
+           where: str, archives=None) -> LocalClip | Missing | Archived | Unusable | None:  # noqa: ANN001
+    """Where ``row``'s audio is read from: a local file, an archive store, a missing one, or None (the network).
 
     Args:
         row: the manifest row.
@@ -93,6 +123,7 @@ def locate(row: ClipRow, *, scheme: str, url: str, local_source: LocalSourceConf
         url: its source as a URL.
         local_source: ``datasets.D.local_source`` (None: no local copy).
         where: the template's config key, for errors.
+        archives: the dataset's :class:`datar.data.archives.ArchiveLookup` when it has archives.
 
     Raises:
         ConfigError: the template cannot be filled for this row.
@@ -104,12 +135,27 @@ def locate(row: ClipRow, *, scheme: str, url: str, local_source: LocalSourceConf
         return LocalClip(path, row.start, row.end)
     if local_source is None:
         return None
-    filled = fill_template(local_source.template, row, where=where)
-    path = template_path(filled)
-    if path.is_file():
-        if local_source.contains == "video":
-            return LocalClip(path, row.start, row.end)
-        return LocalClip(path, 0.0, None if row.end is None else row.end - row.start)
+    if archives is not None:
+        found = archives.clips.get(row.clip_id)
+        if found is not None and found.status == "ok":
+            return Archived(found.store, found.offset, found.size, found.archive, found.seconds)
+        if found is not None:
+            return Unusable(found.status, found.reason, found.message, found.archive)
+        corrupt = archives.missing_reason()
+        if corrupt is not None:
+            return Missing(corrupt, f"{row.clip_id}: not found in the readable part of the archives; {corrupt}")
+    else:
+        tried = []
+        for template in local_source.templates:
+            path = template_path(fill_template(template, row, where=where))
+            if path.is_file():
+                place = place_label(template) if len(local_source.templates) > 1 else ""
+                if local_source.contains == "video":
+                    return LocalClip(path, row.start, row.end, place)
+                return LocalClip(path, 0.0, None if row.end is None else row.end - row.start, place)
+            tried.append(str(path))
     if local_source.fallback == "none":
-        return Missing(NOT_IN_LOCAL_COPY, f"{path}: not in the local copy (datasets.D.local_source, fallback: none)")
+        what = "the archives" if archives is not None else ", ".join(tried)
+        return Missing(NOT_IN_LOCAL_COPY, f"{row.clip_id}: not in the local copy ({what}; datasets.D.local_source, "
+                                          "fallback: none)")
     return None

@@ -526,7 +526,8 @@ def build_manifest(cfg: Config, dataset: str, sources: Sequence[ResolvedSource])
         "skipped_by_kind": dict(sorted(Counter(str(s["kind"]) for s in sink.skipped).items())),
         "skipped": sink.skipped,
         "n_filtered": sum(filtered.values()),
-        "sources": [{"origin": s.origin, "sha256": s.sha256, "split": s.split} for s in sources],
+        "sources": [{"origin": s.origin, "sha256": s.sha256, "split": s.split, "fetched_from": s.fetched_from,
+                     "pinned": s.pinned} for s in sources],
     }
     return Manifest(tuple(entries), tuple(shards), class_lists(ds, entries), shard_list, info)
 
@@ -565,7 +566,10 @@ def make_manifest(cfg: Config, dataset: str) -> Manifest:
 def summary(manifest: Manifest) -> str:
     """One paragraph for the log: rows per split, shards, skipped and filtered rows."""
     info = manifest.info
-    lines = [
+    hints = [f"{info['dataset']}: source {s['origin']} has sha256 {s['sha256']} (not pinned; to pin this exact list, "
+             f"add sha256: {s['sha256']} to datasets.{info['dataset']}.sources[{i}])"
+             for i, s in enumerate(info.get("sources", [])) if not s.get("pinned")]  # type: ignore[union-attr]
+    lines = hints + [
         f"{info['dataset']}: {info['n_rows']} rows in {len(manifest.shard_list)} shards "
         f"({json.dumps(info['splits'])}); classes: "
         + ", ".join(f"{h}={len(c)}" for h, c in manifest.classes.items()),

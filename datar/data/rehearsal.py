@@ -127,7 +127,7 @@ def _event(manifest: Manifest, ds: DatasetConfig, entry: Entry, rng: np.random.G
 
 def _local_template(ds: DatasetConfig, dataset: str) -> str:
     local = getattr(ds, "local_source", None)  # datasets.D.local_source (the local-copy interface)
-    template = getattr(local, "template", None)
+    template = local.templates[0] if local is not None else None  # the first place
     if not template:
         raise ConfigError(f"datasets.{dataset}.local_source.template: needed to name the rehearsal's clip files "
                           f"(format {ds.format})")

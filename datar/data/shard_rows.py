@@ -99,7 +99,17 @@ def read_shard_rows(manifest: Path, shard: str, *, allowed_schemes: tuple[str, .
         raise ManifestError(f"{manifest}: not UTF-8 (byte {exc.start} of a read block): {exc.reason}") from None
 
 
-def _read_rows(manifest: Path, shard: str, *, allowed_schemes: tuple[str, ...]) -> list[ClipRow]:
+def read_all_rows(manifest: Path, *, allowed_schemes: tuple[str, ...]) -> list[ClipRow]:
+    """Every row of ``manifest`` (all shards), each checked as :func:`read_shard_rows` checks them."""
+    if not manifest.is_file():
+        raise ManifestError(f"{manifest}: manifest not found")
+    try:
+        return _read_rows(manifest, None, allowed_schemes=allowed_schemes)
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{manifest}: not UTF-8 (byte {exc.start} of a read block): {exc.reason}") from None
+
+
+def _read_rows(manifest: Path, shard: str | None, *, allowed_schemes: tuple[str, ...]) -> list[ClipRow]:
     rows: list[ClipRow] = []
     with open(manifest, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
@@ -108,12 +118,12 @@ def _read_rows(manifest: Path, shard: str, *, allowed_schemes: tuple[str, ...]) 
             raise ManifestError(f"{manifest}: missing column(s) {', '.join(missing)}")
         seen: set[str] = set()
         for i, rec in _records(reader, manifest):
-            if rec["shard"] != shard:
+            if shard is not None and rec["shard"] != shard:
                 continue
             where = f"{manifest}:{i}"
             clip_id = check_clip_id(rec["clip_id"] or "", where=where)
             if clip_id in seen:
-                raise ManifestError(f"{where}: duplicate clip_id {clip_id!r} in shard {shard}")
+                raise ManifestError(f"{where}: duplicate clip_id {clip_id!r} in shard {rec['shard']}")
             seen.add(clip_id)
             source_url(rec["source"] or "", allowed=allowed_schemes, where=where)
             start = _seconds(rec["start"] or "0", where=where, key="start", optional=False)
@@ -122,6 +132,6 @@ def _read_rows(manifest: Path, shard: str, *, allowed_schemes: tuple[str, ...]) 
             if end is not None and end <= start:
                 raise ManifestError(f"{where}: end {end} is not after start {start}")
             rows.append(ClipRow(clip_id=clip_id, source=rec["source"], start=start, end=end, line=i))
-    if not rows:
+    if not rows and shard is not None:
         raise ManifestError(f"{manifest}: shard {shard!r} has no rows")
     return rows

@@ -57,8 +57,12 @@ def data_version(data_dir: str | os.PathLike[str], dataset: str) -> dict[str, An
         except FileNotFoundError:
             raise DataError(f"{p}: not found; the data version needs every stage up to stats") from None
     digest = sha256_bytes(json.dumps(files, sort_keys=True).encode())
+    try:  # the source lists the manifest came from (their hashes are in shards.json, hashed above)
+        sources = read_json_object(root / "shards.json").get("sources", [])
+    except DataError:
+        sources = []
     return {"dataset": dataset, "files": files, "n_files": len(files), "data_version": digest,
-            "shard_bytes": sizes}
+            "shard_bytes": sizes, "sources": sources}
 
 
 def _content(meta: dict[str, str]) -> str:

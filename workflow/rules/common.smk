@@ -20,6 +20,7 @@ import sys
 
 from datar import launch, runs
 from datar.config import config_from_mapping, config_sha256, write_resolved_config
+from datar.data.archives import list_archives
 from datar.errors import ConfigError
 from datar.features.layout import shard_names as _shard_names
 from datar.fingerprint import verb_fingerprint as code_of
@@ -55,6 +56,7 @@ wildcard_constraints:
     shard=r"(train|val|test)-\d{5}",
     variant="|".join(v.replace(".", r"\.") for v in MODEL_VARIANTS),
     seed=r"\d+",
+    archive=r"[^/]+",
     table="|".join(TABLES),
 
 
@@ -128,6 +130,26 @@ def rehearsal_files(wildcards):
     if CFG.dataset(wildcards.dataset).rehearsal_corpus is None:
         return []
     return [f"{DATA}/rehearsal/{wildcards.dataset}/files.json"]
+
+
+def _archives(dataset):
+    return {a.key: a for a in list_archives(CFG, dataset)}
+
+
+def archive_file(wildcards):
+    """The archive file an `archive` job reads (local_source.archives)."""
+    return str(_archives(wildcards.dataset)[wildcards.archive].path)
+
+
+def archive_indexes(wildcards):
+    """Every archive's audio store and index of a dataset (one `archive` job each), [] without archives."""
+    ds = CFG.dataset(wildcards.dataset)
+    if ds.local_source is None or not ds.local_source.archives:
+        return []
+    out = []
+    for key in _archives(wildcards.dataset):
+        out += [f"{DATA}/{wildcards.dataset}/archives/{key}.tar", f"{DATA}/{wildcards.dataset}/archives/{key}.json"]
+    return out
 
 
 def status_files(wildcards):

@@ -58,6 +58,30 @@ checkpoint manifest:
         "python -m datar manifest --config {params.cfg} --dataset {wildcards.dataset} > {log} 2>&1"
 
 
+rule archive:
+    """One archive of a local copy (local_source.archives), read once as a stream: the members the
+    manifest wants, decoded to FLAC into the archive's audio store; nothing is extracted."""
+    input:
+        manifest=f"{DATA}/{{dataset}}/manifest.csv",
+        archive=archive_file,
+    output:
+        store=f"{DATA}/{{dataset}}/archives/{{archive}}.tar",
+        index=f"{DATA}/{{dataset}}/archives/{{archive}}.json",
+    log:
+        f"{RESULTS}/logs/archive/{{dataset}}/{{archive}}.log",
+    params:
+        code=code_of("archive"),
+        cfg=resolved_config,
+        sections=section_hash("audio"),
+        fingerprint=dataset_hash,
+    threads: 2
+    conda:
+        ENV
+    shell:
+        "python -m datar archive --config {params.cfg} --dataset {wildcards.dataset}"
+        " --archive {wildcards.archive} --workers {threads} > {log} 2>&1"
+
+
 rule download:
     """One shard: local files cut in place by ffmpeg, the rest with yt-dlp; dead links are
     recorded in the status csv, not fatal. Exits 2 when YouTube keeps refusing (circuit
@@ -65,6 +89,7 @@ rule download:
     input:
         manifest=f"{DATA}/{{dataset}}/manifest.csv",
         local_copy=rehearsal_files,
+        archives=archive_indexes,
     output:
         tar=f"{DATA}/{{dataset}}/clips/{{shard}}.tar",
         status=f"{DATA}/{{dataset}}/clips/{{shard}}.status.csv",
