@@ -139,6 +139,19 @@ LOCAL_SOURCE_FIELDS: tuple[str, ...] = ("youtube_id", "start", "end", "clip_id")
 
 
 @dataclass(frozen=True)
+class AudioSourceConfig:
+    """``datasets.D.audio_source``: the audio of every source video in one HDF5 file (EPIC-100).
+
+    ``key`` names a video's dataset in the file (``{video_id}``, ``{participant_id}``);
+    ``sample_rate`` is the rate of the stored waveforms.
+    """
+
+    hdf5: str
+    sample_rate: int
+    key: str = "{video_id}"
+
+
+@dataclass(frozen=True)
 class DatasetConfig:
     format: Literal["vggsound", "kinetics400", "epic100", "csv"]
     sources: tuple[SourceConfig, ...]
@@ -148,6 +161,8 @@ class DatasetConfig:
     local_source: LocalSourceConfig | None = None
     paper_counts: Mapping[str, int] = field(default_factory=dict)
     paper_dataset: str | None = "auto"
+    restrict_to: str | None = None
+    audio_source: "AudioSourceConfig | None" = None
     demo_corpus: DemoCorpusConfig | None = None
     rehearsal_corpus: RehearsalCorpusConfig | None = None
 
@@ -363,9 +378,10 @@ def _check_references(cfg: Config, origin: Origin) -> None:
                                                    f"use one of: {datasets}")
     for dname, ds in cfg.datasets.items():
         key = ("datasets", dname)
-        if ds.format == "epic100" and not ds.video_source:
-            raise fail((*key, "video_source"), "required for format epic100 in {where}; set it to the directory "
-                                               "of your EPIC-KITCHENS videos")
+        if ds.format == "epic100" and not ds.video_source and ds.audio_source is None:
+            raise fail((*key, "video_source"), "required for format epic100 in {where} (or audio_source); set it "
+                                               "to the directory of your EPIC-KITCHENS videos, or audio_source to "
+                                               "the EPIC audio HDF5 file")
         if ds.format == "kinetics400" and not ds.classes:
             raise fail((*key, "classes"), "required for format kinetics400 in {where}; list the Kinetics-Sounds "
                                           "classes (config/config.yaml has the 32-class list)")

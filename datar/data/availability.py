@@ -25,6 +25,7 @@ from pathlib import Path
 
 from datar.config import SPLITS, Config
 from datar.data.clip_status import FIRST_COLUMNS as STATUS_COLUMNS
+from datar.io import read_json_object
 from datar.data.failures import short_text
 from datar.data.validate import VALID_COLUMNS
 from datar.errors import DataError
@@ -32,7 +33,8 @@ from datar.io import atomic_write, write_text_atomic
 
 _BLOCKED = "download: blocked: "
 CSV_COLUMNS = ("split", "manifest", "local", "downloaded", "missing", "blocked", "valid", "paper",
-               "valid_pct_of_paper", "reasons", "yt_dlp")
+               "valid_pct_of_paper", "reasons", "yt_dlp", "places")
+CLIP_LIST_COLUMNS = ("clip_id", "split", "status")
 
 
 @dataclass
@@ -51,6 +53,7 @@ class SplitCounts:
         reasons: ``"stage: status: reason"`` -> number of clips lost (or blocked) to it.
         yt_dlp: yt-dlp version -> clips it fetched.
         blocked_shards: shard -> blocked clips in it.
+        places: place of the local copy (a template's folder, an archive) -> clips obtained there.
     """
 
     split: str
@@ -64,6 +67,7 @@ class SplitCounts:
     reasons: Counter[str] = field(default_factory=Counter)
     yt_dlp: Counter[str] = field(default_factory=Counter)
     blocked_shards: Counter[str] = field(default_factory=Counter)
+    places: Counter[str] = field(default_factory=Counter)
 
     @property
     def obtained(self) -> int:
@@ -77,6 +81,7 @@ class SplitCounts:
         self.reasons.update(other.reasons)
         self.yt_dlp.update(other.yt_dlp)
         self.blocked_shards.update(other.blocked_shards)
+        self.places.update(other.places)
 
     @property
     def valid_pct_of_paper(self) -> float | None:
@@ -117,8 +122,13 @@ def read_manifest(path: Path) -> list[dict[str, str]]:
         return list(reader)
 
 
-def count_availability(cfg: Config, dataset: str) -> list[SplitCounts]:
+def count_availability(cfg: Config, dataset: str, clip_list: list[tuple[str, str, str]] | None = None
+                       ) -> list[SplitCounts]:
     """Per-split counts of ``dataset`` (splits in train, val, test order, then ``total``).
+
+    Args:
+        clip_list: if given, filled with ``(clip_id, split, status)`` per manifest row, the
+            status ``ok`` for a valid clip, else the download's or validation's status.
 
     Raises:
         DataError: a status or validation csv is missing, or disagrees with the manifest
@@ -150,6 +160,8 @@ def count_availability(cfg: Config, dataset: str) -> list[SplitCounts]:
                 raise DataError(f"{status_path}: no row for clip {cid!r} of shard {shard}")
             if st.get("yt_dlp"):
                 c.yt_dlp[st["yt_dlp"]] += 1
+            if clip_list is not None and st["status"] != "ok":
+                clip_list.append((cid, row["split"], st["status"]))
             if st["status"] != "ok":
                 c.reasons[f"download: {st['status']}: {short_text(st['reason']) or '-'}"] += 1
                 if st["status"] == "blocked":
@@ -164,9 +176,13 @@ def count_availability(cfg: Config, dataset: str) -> list[SplitCounts]:
                 c.local += 1
             else:
                 c.downloaded += 1
+            if st.get("place"):
+                c.places[st["place"]] += 1
             va = valid.get(cid)
             if va is None:
                 raise DataError(f"{valid_path}: no row for clip {cid!r} of shard {shard}")
+            if clip_list is not None:
+                clip_list.append((cid, row["split"], va["status"]))
             if va["status"] == "ok":
                 c.valid += 1
             else:
@@ -190,9 +206,26 @@ def _versions_text(versions: Counter[str]) -> str:
     return "; ".join(f"{v} ({n} clips)" for v, n in sorted(versions.items()))
 
 
+def _places_text(places: Counter[str]) -> str:
+    return "; ".join(f"{p} ({n})" for p, n in sorted(places.items()))
+
+
+def restriction_line(cfg: Config, dataset: str) -> str | None:
+    """What ``datasets.D.restrict_to`` kept (from ``shards.json``), or None without a list."""
+    try:
+        info = read_json_object(Path(cfg.data_dir) / dataset / "shards.json").get("restrict_to")
+    except DataError:
+        return None
+    if not isinstance(info, dict):
+        return None
+    return (f"Restricted to the clip list {info.get('path')} (sha256 {str(info.get('sha256'))[:12]}): "
+            f"{info.get('found')} of its {info.get('listed')} clips are in this dataset's source lists"
+            + (f"; {info.get('not_found')} are not" if info.get("not_found") else "") + ".")
+
+
 def render_markdown(dataset: str, counts: Sequence[SplitCounts], *, demo: bool, data_dir: str = "data",
-                    max_reasons: int = 20, max_shards: int = 10) -> str:
-    """The availability report as Markdown: counts, blocked clips, reasons, yt-dlp versions."""
+                    max_reasons: int = 20, max_shards: int = 10, restriction: str | None = None) -> str:
+    """The availability report as Markdown: counts, places, blocked clips, reasons, yt-dlp versions."""
     title = f"# Data availability: {dataset}" + (" (DEMO corpus, not the paper's data)" if demo else "")
     lines = [title, "",
              "| split | manifest | local | downloaded | missing | blocked | valid | paper | valid / paper |",
@@ -206,7 +239,15 @@ def render_markdown(dataset: str, counts: Sequence[SplitCounts], *, demo: bool, 
               "yt-dlp, missing = could not be obtained (dead link, not in the local copy, undecodable), "
               "blocked = YouTube refused the downloader (not known yet: neither dead nor obtained); the "
               "last column compares the valid clips with the number the paper trained / tested on.", ""]
+    if restriction:
+        lines += [restriction, ""]
     total = counts[-1] if counts else SplitCounts("total")
+    if total.places:
+        lines += ["## Where the local clips came from", "", "| split | place | clips |", "| --- | --- | ---: |"]
+        for c in counts:
+            for place, n in sorted(c.places.items()):
+                lines.append(f"| {c.split} | {place.replace('|', '/')} | {n} |")
+        lines.append("")
     if total.blocked:
         shards = sorted(total.blocked_shards.items())
         listed = ", ".join(f"{s} ({n})" for s, n in shards[:max_shards])
@@ -241,8 +282,13 @@ def render_markdown(dataset: str, counts: Sequence[SplitCounts], *, demo: bool, 
 
 def write_availability(cfg: Config, dataset: str) -> tuple[Path, Path]:
     """Count and write ``{results_dir}/data/{dataset}_availability.{md,csv}``."""
-    counts = count_availability(cfg, dataset)
+    clip_list: list[tuple[str, str, str]] = []
+    counts = count_availability(cfg, dataset, clip_list)
     out = Path(cfg.results_dir) / "data"
+    with atomic_write(out / f"{dataset}_clips.csv") as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(CLIP_LIST_COLUMNS)
+        w.writerows(sorted(clip_list))
     csv_path = out / f"{dataset}_availability.csv"
     with atomic_write(csv_path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
@@ -251,7 +297,8 @@ def write_availability(cfg: Config, dataset: str) -> tuple[Path, Path]:
             pct = c.valid_pct_of_paper
             w.writerow([c.split, c.manifest, c.local, c.downloaded, c.missing, c.blocked, c.valid,
                         "" if c.paper is None else c.paper, "" if pct is None else f"{pct:.2f}",
-                        _reasons_text(c.reasons), _versions_text(c.yt_dlp)])
+                        _reasons_text(c.reasons), _versions_text(c.yt_dlp), _places_text(c.places)])
     md_path = out / f"{dataset}_availability.md"
-    write_text_atomic(md_path, render_markdown(dataset, counts, demo=cfg.demo, data_dir=cfg.data_dir))
+    write_text_atomic(md_path, render_markdown(dataset, counts, demo=cfg.demo, data_dir=cfg.data_dir,
+                                               restriction=restriction_line(cfg, dataset)))
     return md_path, csv_path

@@ -39,6 +39,7 @@ from datar.data.ffmpeg_audio import FfmpegFailure, probe_audio
 from datar.data import local_cut
 from datar.data.local_cut import Cut, Span, cut_span, plan_spans
 from datar.data.archives import archive_lookup
+from datar.data.hdf5_audio import H5Clip, epic_ids, read_segment, write_flac
 from datar.data.local_source import Archived, LocalClip, Missing, Unusable, locate
 from datar.data.shard_rows import ClipRow, read_shard_rows, source_url
 from datar.data.ytdlp import ytdlp_version
@@ -150,9 +151,14 @@ def download_shard(cfg: Config, dataset: str, shard: str) -> ShardSummary:
     rows = read_shard_rows(paths.manifest, shard, allowed_schemes=cfg.download.allowed_schemes)
     where = f"datasets.{dataset}.local_source.template"
     lookup = archive_lookup(cfg, dataset) if ds.local_source is not None and ds.local_source.archives else None
-    plans: list[LocalClip | Missing | Archived | Unusable | None] = []
+    plans: list[LocalClip | Missing | Archived | Unusable | H5Clip | None] = []
     for row in rows:  # every row is planned (and a bad template found) before any work
         scheme, url = source_url(row.source, allowed=cfg.download.allowed_schemes, where=row.clip_id)
+        if ds.audio_source is not None:  # EPIC's audio HDF5: every segment is read from it
+            h5 = ds.audio_source
+            plans.append(H5Clip(Path(h5.hdf5), h5.key.format(**epic_ids(row.clip_id)), row.start, row.end,
+                                h5.sample_rate, Path(h5.hdf5).name))
+            continue
         plans.append(locate(row, scheme=scheme, url=url, local_source=ds.local_source, where=where,
                             archives=lookup))
     paths.work.mkdir(parents=True, exist_ok=True)
@@ -161,6 +167,7 @@ def download_shard(cfg: Config, dataset: str, shard: str) -> ShardSummary:
     files: dict[Path, _LocalFile] = {}
     network: list[ClipJob] = []
     stored: dict[str, Archived] = {}  # clips whose FLAC an archive job already wrote
+    segments: list[tuple[ClipRow, H5Clip, Path]] = []  # clips read from an audio HDF5 file
     for row, plan in zip(rows, plans):
         if isinstance(plan, Archived):  # planned anew every run: a lookup, nothing to fetch
             stored[row.clip_id] = plan
@@ -178,13 +185,15 @@ def download_shard(cfg: Config, dataset: str, shard: str) -> ShardSummary:
             st = ClipStatus(row.clip_id, "unavailable", plan.reason, 0, 0, "local", message=plan.message)
             save_clip_status(paths.work / f"{row.clip_id}.status.json", st)
             done[row.clip_id] = st
+        elif isinstance(plan, H5Clip):
+            segments.append((row, plan, flac))
         elif isinstance(plan, LocalClip):
             entry = files.setdefault(plan.path, _LocalFile(plan.path, place=plan.place))
             entry.cuts.append(Cut(row.clip_id, plan.start, plan.end, flac))
             entry.rows[row.clip_id] = row
         else:
             network.append(ClipJob(row=row, flac=flac, scratch=paths.work / "tmp" / row.clip_id))
-    n_todo = sum(len(f.cuts) for f in files.values()) + len(network)
+    n_todo = sum(len(f.cuts) for f in files.values()) + len(network) + len(segments)
     log.info("%s/%s: %d clips, %d already done, %d to fetch (%d from %d local files)", dataset, shard,
              len(rows), len(done), n_todo, n_todo - len(network), len(files))
 
@@ -195,6 +204,7 @@ def download_shard(cfg: Config, dataset: str, shard: str) -> ShardSummary:
 
     tasks = [_Task(False, _span_task(f, span, cfg, record), len(span.cuts))
              for f in files.values() for span in plan_spans(f.cuts, merge_gap=local_cut.MERGE_GAP_S)]
+    tasks += [_Task(False, _h5_task(row, clip, flac, cfg, record)) for row, clip, flac in segments]
     tasks += [_Task(True, _network_task(job, cfg, record)) for job in network]
     breaker = Breaker(cfg.download.max_consecutive_blocked)
     skipped = _run_tasks(tasks, workers=cfg.download.workers, breaker=breaker, done=done)
@@ -264,6 +274,31 @@ def _finished_before(paths: ShardPaths, rows: list[ClipRow]) -> dict[str, ClipSt
 def _network_task(job: ClipJob, cfg: Config, record: Callable[[ClipStatus], ClipStatus]
                   ) -> Callable[[], list[ClipStatus]]:
     return lambda: [record(fetch_clip(job, cfg))]
+
+
+def _h5_task(row: ClipRow, clip: H5Clip, flac: Path, cfg: Config, record: Callable[[ClipStatus], ClipStatus]
+             ) -> Callable[[], list[ClipStatus]]:
+    """Read one segment from the audio HDF5 file (only its samples) and write its FLAC."""
+
+    def run() -> list[ClipStatus]:
+        rate = cfg.audio.sample_rate
+        try:
+            x, seconds = read_segment(clip, sample_rate=rate)
+        except KeyError:
+            return [record(ClipStatus(row.clip_id, "unavailable", "video not in the audio file", 1, 0, "local",
+                                      message=f"{clip.path}: no dataset {clip.key!r}", place=clip.place))]
+        except OSError as exc:
+            return [record(ClipStatus(row.clip_id, "unavailable", "audio file unreadable", 1, 0, "local",
+                                      message=f"{clip.path}: {exc}", place=clip.place))]
+        if x.size == 0:
+            return [record(ClipStatus(row.clip_id, "invalid", "segment starts after the end of the source", 1, 0,
+                                      "local", seconds, "", f"{clip.path}:{clip.key}: no samples after "
+                                      f"{clip.start:g} s", clip.place))]
+        write_flac(x, flac, sample_rate=rate)
+        return [record(ClipStatus(row.clip_id, "ok", "", 1, flac.stat().st_size, "local",
+                                  seconds if row.end is None else None, place=clip.place))]
+
+    return run
 
 
 def _span_task(file: _LocalFile, span: Span, cfg: Config, record: Callable[[ClipStatus], ClipStatus]

@@ -39,6 +39,7 @@ from typing import Any, Literal, NamedTuple
 from datar.config import SPLITS, Config, DatasetConfig
 from datar.data.file_urls import URL_CHARS, UnsafePath, encode_local_source
 from datar.data.sources import ResolvedSource, resolve_source
+from datar.io import sha256_file
 from datar.errors import ConfigError, ManifestError
 from datar.io import atomic_write, write_json_atomic
 
@@ -435,9 +436,12 @@ def _context(cfg: Config, dataset: str, ds: DatasetConfig) -> ParseContext:
                           f"this dataset has heads {list(ds.heads)}")
     if ds.format == "epic100":
         classes = None
+    video_source = ds.video_source
+    if ds.audio_source is not None:  # every segment comes from the audio HDF5 file: it is the rows' source
+        video_source = Path(ds.audio_source.hdf5).absolute().as_uri()
     return ParseContext(dataset=dataset, clip_seconds=cfg.audio.clip_seconds,
                         allowed_schemes=frozenset(cfg.download.allowed_schemes), heads=tuple(ds.heads),
-                        classes=classes, video_source=ds.video_source)
+                        classes=classes, video_source=video_source)
 
 
 def collect_entries(cfg: Config, dataset: str, sources: Sequence[ResolvedSource], sink: RowSink) -> tuple[list[Entry], Counter[str]]:
@@ -482,6 +486,26 @@ def class_lists(ds: DatasetConfig, entries: Sequence[Entry]) -> dict[str, list[s
     return out
 
 
+def read_clip_list(path: Path, *, where: str) -> set[str]:
+    """The clip ids of a clip list (``results/data/<dataset>_clips.csv``) to keep.
+
+    With a ``status`` column only the clips whose status is ``ok`` (the valid ones), else
+    every listed clip.
+
+    Raises:
+        ConfigError: the file is missing or has no ``clip_id`` column (names ``where``).
+    """
+    if not path.is_file():
+        raise ConfigError(f"{where}: clip list {path} not found (from {Path.cwd()})")
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        cols = reader.fieldnames or []
+        if "clip_id" not in cols:
+            raise ConfigError(f"{where}: {path} has no clip_id column (columns: {', '.join(cols)}); a clip list is "
+                              "the clip_id,split,status csv the availability stage writes")
+        return {r["clip_id"] for r in reader if r.get("clip_id") and ("status" not in cols or r["status"] == "ok")}
+
+
 def build_manifest(cfg: Config, dataset: str, sources: Sequence[ResolvedSource]) -> Manifest:
     """Parse, check, hold out val, sort and shard the manifest of ``dataset``.
 
@@ -491,6 +515,14 @@ def build_manifest(cfg: Config, dataset: str, sources: Sequence[ResolvedSource])
     ds = cfg.dataset(dataset)
     sink = RowSink(mode=cfg.manifest.on_bad_row)
     entries, filtered = collect_entries(cfg, dataset, sources, sink)
+    restriction = None
+    if ds.restrict_to:
+        path = Path(ds.restrict_to)
+        keep = read_clip_list(path, where=f"datasets.{dataset}.restrict_to")
+        present = {e.clip_id for e in entries}
+        entries = [e for e in entries if e.clip_id in keep]
+        restriction = {"path": ds.restrict_to, "sha256": sha256_file(path), "listed": len(keep),
+                       "found": len(keep & present), "not_found": len(keep - present)}
     if not entries:
         raise ManifestError(f"datasets.{dataset}: no usable rows in {', '.join(s.origin for s in sources)}")
     frac = cfg.manifest.val_fraction
@@ -529,6 +561,8 @@ def build_manifest(cfg: Config, dataset: str, sources: Sequence[ResolvedSource])
         "sources": [{"origin": s.origin, "sha256": s.sha256, "split": s.split, "fetched_from": s.fetched_from,
                      "pinned": s.pinned} for s in sources],
     }
+    if restriction is not None:
+        info["restrict_to"] = restriction
     return Manifest(tuple(entries), tuple(shards), class_lists(ds, entries), shard_list, info)
 
 

@@ -78,6 +78,8 @@ def fetch_url(url: str, dest: Path, *, timeout: float) -> None:
             with open(tmp, "wb") as fh:
                 while block := resp.read(1 << 20):
                     fh.write(block)
+    except urllib.error.HTTPError as exc:
+        raise ManifestError(f"{url}: cannot fetch source csv: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise ManifestError(f"{url}: cannot fetch source csv: {reason}") from None

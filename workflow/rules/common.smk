@@ -121,8 +121,10 @@ def shard_names(dataset, split=None):
 
 
 def manifest_sources(wildcards):
-    """Local source csvs of a dataset (a path source; URL sources are fetched by the rule)."""
-    return [s.path for s in CFG.dataset(wildcards.dataset).sources if s.path]
+    """Local source csvs of a dataset (a path source; URL sources are fetched by the rule), and its
+    restrict_to clip list."""
+    ds = CFG.dataset(wildcards.dataset)
+    return [s.path for s in ds.sources if s.path] + ([ds.restrict_to] if ds.restrict_to else [])
 
 
 def rehearsal_files(wildcards):

@@ -137,6 +137,7 @@ rule availability:
     output:
         md=f"{RESULTS}/data/{{dataset}}_availability.md",  # the report shows its HTML page (report.smk)
         csv=f"{RESULTS}/data/{{dataset}}_availability.csv",
+        clips=f"{RESULTS}/data/{{dataset}}_clips.csv",  # clip_id, split, status: commit or publish it
     log:
         f"{RESULTS}/logs/availability/{{dataset}}.log",
     params:
