@@ -39,8 +39,10 @@ def vgg_ids(n: int) -> list[str]:
 
 
 def vggsound_archive(root: Path, *, n: int, classes: int = 4, seconds: float = 1.0, test_every: int = 4,
-                     name: str = "vggsound_00.tar.gz", extra: int = 0) -> tuple[Path, Path, list[str]]:
+                     name: str = "vggsound_00.tar.gz", extra: int = 0, broken: int = 0) -> tuple[Path, Path, list[str]]:
     """A VGGSound archive of ``n`` + ``extra`` clips (the ``extra`` ones not in the csv) and its csv.
+
+    The first ``broken`` listed members hold garbage instead of an mp4 (undecodable).
 
     Returns:
         ``(archive, csv, ids)`` with ``ids`` the listed clips' YouTube ids.
@@ -50,7 +52,12 @@ def vggsound_archive(root: Path, *, n: int, classes: int = 4, seconds: float = 1
     rows = []
     for i, yid in enumerate(ids):
         start = 10 * (i % 7)
-        mp4(media / VGG_PREFIX / f"{yid}_{start:06d}.mp4", seconds=seconds, freq=220 + 110 * (i % classes))
+        member = media / VGG_PREFIX / f"{yid}_{start:06d}.mp4"
+        if i < broken:
+            member.parent.mkdir(parents=True, exist_ok=True)
+            member.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
+        else:
+            mp4(member, seconds=seconds, freq=220 + 110 * (i % classes))
         if i < n:
             split = "test" if i % test_every == 0 else "train"
             rows.append(f"{yid},{start},\"class {i % classes}, a label\",{split}")
