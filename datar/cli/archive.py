@@ -22,6 +22,6 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = load_config(args.config)
     s = scan_archive(cfg, args.dataset, args.archive, workers=args.workers)
-    print(f"{args.dataset}/{args.archive}: {s.members} members read, {s.wanted} wanted by the manifest: "
+    print(f"{args.dataset}/{args.archive}: {s.members} members read ({s.files} files), {s.wanted} wanted by the manifest: "
           f"{s.ok} decoded, {s.invalid} undecodable" + ("" if s.complete else f"; ARCHIVE BREAKS: {s.error}"))
     return 0

@@ -243,6 +243,7 @@ class ScanSummary:
 
     key: str
     members: int = 0
+    files: int = 0
     wanted: int = 0
     ok: int = 0
     invalid: int = 0
@@ -330,6 +331,7 @@ def scan_archive(cfg: Config, dataset: str, key: str, *, workers: int = 2) -> Sc
                     summary.members += 1
                     if not member.isfile():
                         continue
+                    summary.files += 1
                     name = PurePosixPath(member.name).name
                     rows = wanted.get(name)
                     if not rows:
@@ -383,6 +385,7 @@ class ArchiveEntry:
     status: str = "ok"
     reason: str = ""
     message: str = ""
+    member: str = ""
 
 
 @dataclass(frozen=True)
@@ -423,7 +426,7 @@ def archive_lookup(cfg: Config, dataset: str) -> ArchiveLookup:
                 continue  # an earlier archive already holds it
             if e.get("status") == "ok":
                 clips[clip_id] = ArchiveEntry(archive.path.name, store, int(e["offset"]), int(e["size"]),
-                                          e.get("seconds"))
+                                              e.get("seconds"), member=str(e.get("member", "")))
             elif clip_id not in clips:
                 clips[clip_id] = ArchiveEntry(archive.path.name, status=str(e.get("status", "invalid")),
                                           reason=str(e.get("reason", "")), message=str(e.get("message", "")))

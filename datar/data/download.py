@@ -172,7 +172,8 @@ def download_shard(cfg: Config, dataset: str, shard: str) -> ShardSummary:
         if isinstance(plan, Archived):  # planned anew every run: a lookup, nothing to fetch
             stored[row.clip_id] = plan
             done[row.clip_id] = ClipStatus(row.clip_id, "ok", "", 1, plan.size, "local", plan.seconds
-                                           if row.end is None else None, place=plan.place)
+                                           if row.end is None else None, message=f"{plan.place}: {plan.member}",
+                                           place=plan.place)
             continue
         if isinstance(plan, Unusable):
             done[row.clip_id] = ClipStatus(row.clip_id, plan.status, plan.reason, 1, 0, "local",  # type: ignore[arg-type]

@@ -101,6 +101,7 @@ class Archived:
     size: int
     place: str
     seconds: float | None = None
+    member: str = ""
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ def locate(row: ClipRow, *, scheme: str, url: str, local_source: LocalSourceConf
     if archives is not None:
         found = archives.clips.get(row.clip_id)
         if found is not None and found.status == "ok":
-            return Archived(found.store, found.offset, found.size, found.archive, found.seconds)
+            return Archived(found.store, found.offset, found.size, found.archive, found.seconds, found.member)
         if found is not None:
             return Unusable(found.status, found.reason, found.message, found.archive)
         corrupt = archives.missing_reason()

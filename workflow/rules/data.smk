@@ -65,8 +65,11 @@ rule archive:
         manifest=f"{DATA}/{{dataset}}/manifest.csv",
         archive=archive_file,
     output:
-        store=f"{DATA}/{{dataset}}/archives/{{archive}}.tar",
-        index=f"{DATA}/{{dataset}}/archives/{{archive}}.json",
+        # temporary: deleted once every shard job of the dataset has copied its clips (the shards
+        # are the data of record); a shard job forced again later rereads the archive. Keep them
+        # with --notemp. A clone that pulled the shards (DVC) never needs the archives.
+        store=temp(f"{DATA}/{{dataset}}/archives/{{archive}}.tar"),
+        index=temp(f"{DATA}/{{dataset}}/archives/{{archive}}.json"),
     log:
         f"{RESULTS}/logs/archive/{{dataset}}/{{archive}}.log",
     params:
