@@ -82,6 +82,29 @@ def planned_rules(proc: subprocess.CompletedProcess) -> set[str]:
     return set(re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):", proc.stdout + proc.stderr, re.M))
 
 
+DATA_TARGETS = ("data/kinetics_sounds/version.json", "results/data/kinetics_sounds_availability.md")
+
+
+@pytest.fixture(scope="session")
+def kinetics_data(tmp_path_factory) -> Path:
+    """A work dir whose Kinetics-Sounds data (the test config's, one_dataset_config) is built, once.
+
+    Tests that train on it copy it (:func:`work_copy`): Snakemake's metadata comes along, so
+    none of the data jobs runs again as long as the copy's config keeps the data sections.
+    """
+    work = tmp_path_factory.mktemp("kinetics-data")
+    cfg = write_config(work / "cfg.yaml", one_dataset_config(["datar"]))
+    run_snakemake(work, cfg, "--cores", "2", *DATA_TARGETS, timeout=900)
+    return work
+
+
+def work_copy(src: Path, dest: Path) -> Path:
+    """A copy of a work dir with its files' times and Snakemake's metadata (nothing to redo)."""
+    shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("locks", "incomplete", "log"))
+    return dest
+
+
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO

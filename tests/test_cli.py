@@ -45,9 +45,10 @@ def test_unknown_verb_suggests_the_closest(capsys):
 def test_gpu_count_and_launcher():
     from datar.launch import gpu_count, launcher
 
-    assert gpu_count({}) == 0 and launcher({"gpu": 1}) == "python"
+    assert gpu_count({}) == 0 and launcher({}) == "python"
+    assert launcher({"gpu": 1}) == "python -m datar lease --gpus 1 -- python"
     assert gpu_count({"gres": "gpu:a100:4"}) == 4 and gpu_count({"gpus": 2, "gres": "gpu:1"}) == 2
-    assert launcher({"gpu": 4}) == "torchrun --standalone --nproc_per_node=4"
+    assert launcher({"gpu": 4}) == "python -m datar lease --gpus 4 -- torchrun --standalone --nproc_per_node=4"
     assert gpu_count({"gpu": True, "gres": "tmp:10"}) == 0
 
 

@@ -27,4 +27,5 @@ VERBS: dict[str, str] = {
     "dvc-check": "dvc_check",
     "dvc-targets": "dvc_targets",
     "code-deps": "code_deps",
+    "lease": "lease",
 }

@@ -14,6 +14,17 @@ import torch
 from datar.gitinfo import code_state
 
 
+def _lease() -> dict[str, Any] | None:
+    """The device lease this job runs under (``python -m datar lease``), if any."""
+    import json
+
+    raw = os.environ.get("DATAR_GPU_LEASE")
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
+
+
 def env_info(argv: list[str], *, device: torch.device, world_size: int = 1) -> dict[str, Any]:
     """Collect what ``env.json`` records.
 
@@ -37,6 +48,8 @@ def env_info(argv: list[str], *, device: torch.device, world_size: int = 1) -> d
         "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "host": socket.gethostname(),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "gpu_lease": _lease(),
         "git_commit": (state := code_state()).commit,
         "code": state.as_dict(),
         "argv": list(argv),

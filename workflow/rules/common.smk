@@ -47,6 +47,7 @@ CONFIG_FILE = write_resolved_config(CFG)
 PAPER = os.path.join(workflow.basedir, "config", "paper.yaml")  # the paper's numbers
 ENV = "../../environment.yml"  # for --use-conda; CI and most users use the .venv
 
+GPUS = launch.default_gpus()  # the gpu resource of train / evaluate: 1 where this machine has GPUs
 DATASETS = sorted(CFG.datasets)
 TABLES = sorted(CFG.tables)
 
@@ -263,7 +264,8 @@ def output_dir(wildcards, output):
 
 
 def launcher(wildcards, resources):
-    """`python` for one device, `torchrun` for several GPUs of one node (the job's resources)."""
+    """`python` for one device, `torchrun` for several GPUs of one node (the job's resources), on
+    leased devices (`python -m datar lease`) when the job has GPUs."""
     return launch.launcher(resources)
 
 

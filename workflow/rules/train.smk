@@ -21,6 +21,8 @@ rule train:
         launch=launcher,
         out=output_dir,
     threads: 1
+    resources:
+        gpu=GPUS,  # 1 on a machine with GPUs (one job per device: datar lease), else 0; profiles override
     retries: 2
     conda:
         ENV
@@ -45,9 +47,12 @@ rule evaluate:
         code=code_of("evaluate"),
         cfg=resolved_config,
         run=output_dir,
+        launch=launcher,
     threads: 1
+    resources:
+        gpu=GPUS,
     conda:
         ENV
     shell:
-        "OMP_NUM_THREADS={threads} python -m datar evaluate --config {params.cfg}"
+        "OMP_NUM_THREADS={threads} {params.launch} -m datar evaluate --config {params.cfg}"
         " --run {params.run} > {log} 2>&1"
