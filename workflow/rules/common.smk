@@ -14,7 +14,8 @@
 #   rule's `sections` params, not by this path (see resolved_config below);
 # - PATH starts with the directory of the Python running Snakemake, so jobs run
 #   `python -m datar` and `torchrun` of the same environment (e.g. .venv/bin/snakemake without
-#   an activated venv), here and in cluster jobs (envvars: PATH).
+#   an activated venv), here and in cluster jobs (envvars: PATH); PYTHONPATH starts with the
+#   workflow's directory, so jobs import this checkout's datar (also in a conda rule env).
 import os
 import sys
 
@@ -27,11 +28,16 @@ from datar.fingerprint import verb_fingerprint as code_of
 from datar.schema import config_sources
 from datar.variants import MODEL_VARIANTS, VARIANTS
 
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+# Jobs import this checkout's datar whatever environment runs them (a .venv, a conda rule
+# environment built without the package, a cluster node): the workflow's directory first.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (workflow.basedir, os.environ.get("PYTHONPATH", "")) if p)
+
+
 envvars:
     "PATH",
-
-
-os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+    "PYTHONPATH",
 
 try:
     CFG = config_from_mapping(
@@ -45,7 +51,7 @@ DATA = CFG.data_dir
 RESULTS = CFG.results_dir
 CONFIG_FILE = write_resolved_config(CFG)
 PAPER = os.path.join(workflow.basedir, "config", "paper.yaml")  # the paper's numbers
-ENV = "../../environment.yml"  # for --use-conda; CI and most users use the .venv
+ENV = "../envs/datar.yml"  # --sdm conda (no `-e .`: jobs import datar through PYTHONPATH); CI uses the .venv
 
 GPUS = launch.default_gpus()  # the gpu resource of train / evaluate: 1 where this machine has GPUs
 DATASETS = sorted(CFG.datasets)
