@@ -1,4 +1,4 @@
-"""The state of the code that is running: commit, uncommitted changes, and a hash of them.
+"""The state of the code that is running: commit, uncommitted changes to it, and a hash of them.
 
 Recorded in every run (``env.json``, the checkpoint, ``metrics.json``), every table's
 provenance and the report's front page, so a number made with local edits never passes for
@@ -17,6 +17,11 @@ from typing import Any
 #: Changed paths listed in a record (the hash covers all of them).
 MAX_LISTED = 20
 
+#: What "the code" is: the paths of the checkout whose edits change what the pipeline computes.
+#: Data, results, dvc.lock and configs (recorded by their own hashes) are not code: an
+#: untracked results/metrics/ or a new config file does not make a run "dirty".
+CODE_PATHS = ("datar", "workflow", "Snakefile", "pyproject.toml", "scripts")
+
 
 @dataclass(frozen=True)
 class CodeState:
@@ -24,8 +29,8 @@ class CodeState:
 
     Attributes:
         commit: ``git rev-parse HEAD``, None outside a git checkout.
-        dirty: whether tracked files differ from ``commit`` or untracked (not ignored) files
-            exist; None outside a git checkout.
+        dirty: whether files under :data:`CODE_PATHS` differ from ``commit`` or untracked (not
+            ignored) files exist there; None outside a git checkout.
         diff_sha256: SHA-256 of ``git diff HEAD --binary`` plus the path and content of each
             untracked file; None when clean. Equal hashes mean the same edits.
         changed: the changed or untracked paths (at most :data:`MAX_LISTED`).
@@ -90,7 +95,7 @@ def code_state(cwd: str | os.PathLike[str] | None = None, *, fingerprint: str | 
         return CodeState(commit=None, fingerprint=fingerprint)
     top = _git(["rev-parse", "--show-toplevel"], where)
     root = Path(top.stdout.decode().strip()) if top is not None and top.returncode == 0 else where
-    status = _git(["status", "--porcelain=v1", "-z", "--untracked-files=all"], root)
+    status = _git(["status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *CODE_PATHS], root)
     if status is None or status.returncode != 0:
         return CodeState(commit=commit, fingerprint=fingerprint)
     entries = [e for e in status.stdout.decode(errors="replace").split("\0") if e]
@@ -110,7 +115,7 @@ def code_state(cwd: str | os.PathLike[str] | None = None, *, fingerprint: str | 
     if not changed:
         return CodeState(commit=commit, dirty=False, fingerprint=fingerprint)
     h = hashlib.sha256()
-    diff = _git(["diff", "HEAD", "--binary", "--no-color", "--no-ext-diff"], root)
+    diff = _git(["diff", "HEAD", "--binary", "--no-color", "--no-ext-diff", "--", *CODE_PATHS], root)
     h.update(diff.stdout if diff is not None else b"")
     for path in sorted(untracked):
         h.update(b"\0untracked\0" + path.encode() + b"\0")

@@ -87,6 +87,16 @@ def class_figures(cfg: Config) -> list[str]:
     return [f"{cfg.results_dir}/figures/classes/{d}/{v}.png" for d, v in pairs]
 
 
+def table_metrics_file(results_dir: str, table: str) -> str:
+    """``{results_dir}/metrics/{table}.json``: a table's (or ``claims``') numbers for ``dvc metrics``."""
+    return f"{results_dir}/metrics/{table}.json"
+
+
+def curves_file(results_dir: str, dataset: str) -> str:
+    """``{results_dir}/plots/curves_{dataset}.csv``: every run's training curve, for ``dvc plots``."""
+    return f"{results_dir}/plots/curves_{dataset}.csv"
+
+
 def final_targets(cfg: Config) -> list[str]:
     """What ``snakemake all`` builds: tables (md + HTML page), the claims table, availability
     reports (md + HTML page), the report's front page, per-class figures, Fig. 1 and the

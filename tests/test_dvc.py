@@ -124,7 +124,7 @@ def origin(tmp_path_factory) -> dict:
     # Right after dvc repro, Snakemake agrees everything is up to date (hard-linked cache keeps mtimes).
     assert planned_jobs(sh(repo, "snakemake", "--configfile", CONFIG, "-n", "all").stdout) == {}
     sh(repo, "dvc", "remote", "add", "-d", "storage", str(remote))
-    sh(repo, "git", "add", "dvc.lock", ".dvc/config")
+    sh(repo, "git", "add", "dvc.lock", ".dvc/config", "results/metrics", "results/plots")  # cache: false = in git
     sh(repo, "git", "commit", "-q", "-m", "data and runs, version 1")
     t0 = time.monotonic()
     sh(repo, "dvc", "push")
@@ -256,3 +256,28 @@ def test_data_version_mismatch_is_named(origin):
     # --touch refuses while anything disagrees.
     proc = sh(repo, "datar", "--config", CONFIG, "--skip-hashes", "--touch", check=False)
     assert proc.returncode == 2 and "touched" not in proc.stdout
+
+
+def test_dvc_metrics_params_and_plots_follow_a_changed_setting(origin):
+    """`dvc params diff` names the changed setting, `dvc metrics diff` the numbers it moved."""
+    import json
+
+    repo = clone(origin, "experiment")
+    sh(repo, "datar", "--config", CONFIG, "--touch")
+    shown = json.loads(sh(repo, "dvc", "metrics", "show", "--json").stdout)
+    files = next(iter(shown.values()))["data"]
+    assert {"results/metrics/table4.json", "results/metrics/claims.json"} <= set(files), files
+    assert "datar" in files["results/metrics/table4.json"]["data"]["rows"]
+    plots = json.loads(sh(repo, "dvc", "plots", "show", "--json").stdout)
+    assert "results/plots/curves_kinetics_sounds.csv" in plots["data"], plots.get("errors")
+
+    cfg = yaml.safe_load((repo / CONFIG).read_text())
+    cfg["train"]["lr"] = cfg["train"]["lr"] * 4
+    write_config(repo / CONFIG, cfg)
+    sh(repo, "dvc", "repro")
+    params = json.loads(sh(repo, "dvc", "params", "diff", "--json").stdout)
+    changed = params[CONFIG]
+    assert set(changed) == {"train.lr"}, changed
+    assert changed["train.lr"]["new"] == cfg["train"]["lr"]
+    metrics = json.loads(sh(repo, "dvc", "metrics", "diff", "--json").stdout)
+    assert any(k.startswith("rows.") for k in metrics.get("results/metrics/table4.json", {})), metrics

@@ -14,6 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-prefix", required=True, help="output path without suffix, e.g. results/figures/curves_vggsound")
     p.add_argument("--dataset", default=None, help="the runs' dataset (its heads name the loss: summed over heads)")
     p.add_argument("--title", default=None, help="figure title (default: 'Training curves: <datasets>')")
+    p.add_argument("--csv", default=None, help="also write the curves as one csv (dvc plots)")
     p.add_argument("logs", nargs="+", help="the runs' log.csv files")
     return p
 
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = load_config(args.config)
     heads = cfg.dataset(args.dataset).heads if args.dataset else ("label",)
-    for path in render_curves_figure(args.logs, args.out_prefix, kind=cfg.run_kind, title=args.title, heads=heads):
+    for path in render_curves_figure(args.logs, args.out_prefix, kind=cfg.run_kind, title=args.title, heads=heads,
+                                     csv_path=args.csv):
         print(path)
     return 0

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from datar.config import Config
-from datar.io import write_text_atomic
+from datar.io import write_json_atomic, write_text_atomic
 from datar.report.claims import check_claims, default_macs_counter, runs_used
 from datar.report.claims_render import TITLE, to_csv, to_latex, to_markdown
 from datar.report.html import markdown_to_html
@@ -17,6 +17,7 @@ from datar.report.metrics import RunMetrics, read_all
 from datar.report.paper import PaperNumbers
 from datar.report.predictions import check_against_metrics, load_run_predictions
 from datar.report.provenance import code_provenance
+from datar.runs import table_metrics_file
 
 
 def _provenance(cfg: Config, paper: PaperNumbers, runs: Sequence[RunMetrics]) -> list[tuple[str, str]]:
@@ -76,4 +77,9 @@ def write_claims(cfg: Config, paper: PaperNumbers, metrics_paths: Sequence[str |
     }
     for path, text in outs.items():
         write_text_atomic(path, text)
-    return list(outs)
+    metrics_file = Path(table_metrics_file(cfg.results_dir, "claims"))
+    write_json_atomic(metrics_file, {r.claim.id: {
+        "delta": None if r.delta is None else round(r.delta, 4),
+        "ci_low": None if r.ci is None else round(r.ci.low, 4), "ci_high": None if r.ci is None else round(r.ci.high, 4),
+        "p": None if r.p is None else round(r.p, 6), "verdict": r.verdict} for r in results})
+    return [*outs, metrics_file]

@@ -128,9 +128,27 @@ def curves_figure(curves: Sequence[Curve], *, title: str, heads: Sequence[str] =
     return fig
 
 
+def write_curves_csv(curves: Sequence[Curve], path: str | os.PathLike[str]) -> Path:
+    """Every run's curve in one long csv (``run, epoch, step, train_loss, val_top1``), for ``dvc plots``."""
+    import csv
+    import io
+
+    from datar.io import write_text_atomic
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["run", "epoch", "step", "train_loss", "val_top1"])
+    for c in curves:
+        for e, st, loss, val in zip(c.epoch, c.step, c.train_loss, c.val_top1):
+            w.writerow([c.label, int(e), int(st), "" if math.isnan(loss) else loss, "" if math.isnan(val) else val])
+    write_text_atomic(path, buf.getvalue())
+    return Path(path)
+
+
 def render_curves_figure(log_paths: Sequence[str | os.PathLike[str]], out_prefix: str | os.PathLike[str], *,
                          demo: bool = False, title: str | None = None, kind: str | None = None,
-                         heads: Sequence[str] = ("label",)) -> list[Path]:
+                         heads: Sequence[str] = ("label",), csv_path: str | os.PathLike[str] | None = None
+                         ) -> list[Path]:
     """Read the runs' logs and save the curves as ``{out_prefix}.png`` and ``.pdf``.
 
     Args:
@@ -140,6 +158,7 @@ def render_curves_figure(log_paths: Sequence[str | os.PathLike[str]], out_prefix
         title: figure title (default: "Training curves: <datasets>").
         kind: ``paper``, ``demo`` or ``rehearsal`` (the banner in the title).
         heads: the dataset's label heads (the loss is summed over them).
+        csv_path: also write the curves there (:func:`write_curves_csv`).
 
     Raises:
         DataError: no logs given, or one is missing or malformed.
@@ -147,10 +166,11 @@ def render_curves_figure(log_paths: Sequence[str | os.PathLike[str]], out_prefix
     if not log_paths:
         raise DataError("figure-curves: no log.csv files given")
     curves = [read_log(p) for p in log_paths]
+    extra = [write_curves_csv(curves, csv_path)] if csv_path is not None else []
     if title is None:
         datasets = sorted({Path(p).parent.parent.parent.name for p in log_paths if Path(p).parent.name.startswith("seed")})
         title = f"Training curves{': ' + ', '.join(datasets) if datasets else ''}"
     b = banner(kind or ("demo" if demo else "paper"))
     if b:
         title = f"{b}. {title}"
-    return save_figure(curves_figure(curves, title=title, heads=heads), out_prefix)
+    return save_figure(curves_figure(curves, title=title, heads=heads), out_prefix) + extra

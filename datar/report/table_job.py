@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from datar.config import Config
-from datar.io import write_text_atomic
+from datar.io import write_json_atomic, write_text_atomic
 from datar.report.html import markdown_to_html
 from datar.report.metrics import read_all
 from datar.report.paper import PaperNumbers
@@ -16,6 +16,7 @@ from datar.report.predictions import check_against_metrics, load_run_predictions
 from datar.report.provenance import collect_provenance, known_head_sizes
 from datar.report.render import to_csv, to_latex, to_markdown
 from datar.report.tables import build_table
+from datar.runs import table_metrics_file
 
 
 def write_table(
@@ -73,4 +74,22 @@ def write_table(
     }
     for path, text in outs.items():
         write_text_atomic(path, text)
-    return list(outs)
+    metrics_file = Path(table_metrics_file(cfg.results_dir, name))
+    write_json_atomic(metrics_file, table_metrics_record(table))
+    return [*outs, metrics_file]
+
+
+def table_metrics_record(table) -> dict:  # noqa: ANN001 - a datar.report.tables.Table
+    """A table's reproduced numbers for ``dvc metrics``: per row and metric, mean, std, n and the 95% CI."""
+    rows: dict[str, dict] = {}
+    for row in table.rows:
+        if row.kind != "run":
+            continue
+        rows[row.key] = {m: {"mean": _r(c.mean), "std": _r(c.std), "n": c.n,
+                             "ci_low": _r(c.ci.low if c.ci else None), "ci_high": _r(c.ci.high if c.ci else None)}
+                         for m in table.columns for c in (row.cells[m],)}
+    return {"table": table.name, "dataset": table.dataset, "comparable": table.comparable, "rows": rows}
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 4)

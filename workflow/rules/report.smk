@@ -16,6 +16,7 @@ rule table:
         csv=f"{RESULTS}/tables/{{table}}.csv",
         html=report(f"{RESULTS}/tables/{{table}}.html", caption="../report/table.rst", category="Tables",
                     labels=table_labels),
+        metrics=f"{RESULTS}/metrics/{{table}}.json",  # dvc metrics (dvc.yaml)
     log:
         f"{RESULTS}/logs/table/{{table}}.log",
     params:
@@ -43,6 +44,7 @@ rule claims:
         csv=f"{RESULTS}/tables/claims.csv",
         html=report(f"{RESULTS}/tables/claims.html", caption="../report/claims.rst", category="Claims",
                     labels={"table": "claims", "what": "every quantitative claim of the paper, with a verdict"}),
+        metrics=f"{RESULTS}/metrics/claims.json",  # dvc metrics (dvc.yaml)
     log:
         f"{RESULTS}/logs/claims.log",
     params:
@@ -168,6 +170,7 @@ rule figure_curves:
         png=report(f"{RESULTS}/figures/curves_{{dataset}}.png", caption="../report/curves.rst", category="Figures",
                    subcategory="Training curves", labels=dataset_labels),
         pdf=f"{RESULTS}/figures/curves_{{dataset}}.pdf",
+        csv=f"{RESULTS}/plots/curves_{{dataset}}.csv",  # dvc plots (dvc.yaml)
     log:
         f"{RESULTS}/logs/figures/curves_{{dataset}}.log",
     params:
@@ -178,4 +181,4 @@ rule figure_curves:
         ENV
     shell:
         "python -m datar figure-curves --config {params.cfg} --dataset {wildcards.dataset}"
-        " --out-prefix {params.prefix} {input} > {log} 2>&1"
+        " --out-prefix {params.prefix} --csv {output.csv} {input} > {log} 2>&1"
