@@ -28,4 +28,5 @@ VERBS: dict[str, str] = {
     "dvc-targets": "dvc_targets",
     "code-deps": "code_deps",
     "lease": "lease",
+    "doctor": "doctor",
 }
