@@ -28,6 +28,7 @@ import yaml
 
 from datar.errors import ConfigError
 from datar.schema import SCHEMA_PATH, Origin, validate
+from datar.train.schedule import check_schedule
 
 Split = Literal["train", "val", "test"]
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -440,8 +441,6 @@ def config_from_mapping(raw: Mapping[str, Any], *, origin: Origin = "config") ->
     cfg = _build(Config, raw, "")
     cfg = dataclasses.replace(cfg, raw=raw)
     _check_references(cfg, origin)
-    from datar.train.schedule import check_schedule  # here: schedule.py imports this module
-
     check_schedule(cfg.train, cfg.train.epochs, origin=origin(("train", "schedule")) if callable(origin) else origin)
     return cfg
 

@@ -20,7 +20,7 @@ from datar.features.stats import load_stats
 from datar.features.version import write_data_version
 from datar.models import build_model
 from datar.train.accuracy import action_topk_hits, epic_metrics, single_label_metrics, topk_hits
-from datar.train.synthetic import write_synthetic_dataset
+from synthetic_data import write_synthetic_dataset
 
 REPO = Path(__file__).resolve().parent.parent
 MEL, FRAMES = 32, 64

@@ -36,7 +36,7 @@ from datar.train.progress import Progress
 from datar.train.sampler import EpochSampler
 from datar.train.schedule import lr_at
 from datar.train.seeding import rng_state, set_rng_state
-from datar.train.synthetic import write_synthetic_dataset
+from synthetic_data import write_synthetic_dataset
 
 REPO = Path(__file__).resolve().parent.parent
 MEL, FRAMES = 32, 64

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from datar.config import TrainConfig
 from datar.errors import ConfigError
+
+if TYPE_CHECKING:  # the config imports this module (its schedule check); no import back at run time
+    from datar.config import TrainConfig
 
 #: A schedule may not fall below this fraction of ``train.lr`` before half of a run.
 MIN_RATE_BEFORE_HALF = 0.01

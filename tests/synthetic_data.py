@@ -1,6 +1,6 @@
 """A small synthetic feature dataset written through the feature stage's own writers.
 
-For tests and the throughput benchmark: real shard files (checksummed safetensors),
+For the tests (a fixture, not part of the package): real shard files (checksummed safetensors),
 ``shards.json``, ``classes.json``, ``stats.json`` and ``version.json`` (the data version), with a learnable signal (each class
 lights a different mel band) so a tiny model's accuracy rises within a few epochs.
 """
