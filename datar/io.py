@@ -99,3 +99,19 @@ def read_yaml(path: str | os.PathLike[str], *, what: str, error: type[Exception]
 def sha256_bytes(data: bytes) -> str:
     """Return the hex SHA-256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
+
+
+def shared_path(path: str | os.PathLike[str]) -> str:
+    """``path`` as it may appear in an output others read: never an absolute path of this machine.
+
+    Relative to the working directory when under it, else to the repository holding the
+    ``datar`` package, else just the file's name.
+    """
+    p = Path(path)
+    if not p.is_absolute():
+        return p.as_posix()
+    p = p.resolve()
+    for root in (Path.cwd().resolve(), Path(__file__).resolve().parent.parent):
+        if p.is_relative_to(root):
+            return p.relative_to(root).as_posix()
+    return p.name

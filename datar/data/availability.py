@@ -29,7 +29,7 @@ from datar.io import read_json_object
 from datar.data.failures import short_text
 from datar.data.validate import VALID_COLUMNS
 from datar.errors import DataError
-from datar.io import atomic_write, write_text_atomic
+from datar.io import atomic_write, shared_path, write_text_atomic
 
 _BLOCKED = "download: blocked: "
 CSV_COLUMNS = ("split", "manifest", "local", "downloaded", "missing", "blocked", "valid", "paper",
@@ -218,7 +218,7 @@ def restriction_line(cfg: Config, dataset: str) -> str | None:
         return None
     if not isinstance(info, dict):
         return None
-    return (f"Restricted to the clip list {info.get('path')} (sha256 {str(info.get('sha256'))[:12]}): "
+    return (f"Restricted to the clip list {shared_path(str(info.get('path')))} (sha256 {str(info.get('sha256'))[:12]}): "
             f"{info.get('found')} of its {info.get('listed')} clips are in this dataset's source lists"
             + (f"; {info.get('not_found')} are not" if info.get("not_found") else "") + ".")
 

@@ -177,7 +177,7 @@ def _accuracy_claim(cfg: Config, paper: PaperNumbers, claim: PaperClaim,
     a = matrices[claim.model]
     assert a is not None
     if cited:
-        return _against_cited(cfg, base, a, key)
+        return _against_cited(cfg, base, a, key, paper)
     b = matrices[claim.baseline]
     assert b is not None
     return _paired(cfg, base, a, b, key)
@@ -194,7 +194,7 @@ def _not_comparable(cfg: Config, paper: PaperNumbers, claim: PaperClaim,
                 incomparable=why)
     cited = paper.tables[claim.table or ""][claim.baseline].cited is not None
     if cited:
-        return ClaimResult(**base, note=f"{row_label(claim.baseline)} is only cited by the paper, on {name}: "
+        return ClaimResult(**base, note=f"{row_label(claim.baseline, paper)} is only cited by the paper, on {name}: "
                                         "nothing to compare with here")
     a, b = (_matrix(predictions, table.dataset, v, claim.metric or "") for v in (claim.model, claim.baseline))
     if a is None or b is None or claim.model not in table.rows or claim.baseline not in table.rows:
@@ -217,7 +217,7 @@ def _not_run(cfg: Config, base: dict, why: str, *, cited: bool) -> ClaimResult:
     return ClaimResult(**base, mdd=mdd, mdd_basis=basis, note=f"not run: {why}")
 
 
-def _against_cited(cfg: Config, base: dict, a: HitMatrix, key: str) -> ClaimResult:
+def _against_cited(cfg: Config, base: dict, a: HitMatrix, key: str, paper: PaperNumbers) -> ClaimResult:
     """Our model vs a number the paper only cites: unpaired, the cited side resampled at the paper's n."""
     claim, pb, n_paper = base["claim"], base["paper_baseline"], base["paper_n"]
     size_note = ""
@@ -228,7 +228,7 @@ def _against_cited(cfg: Config, base: dict, a: HitMatrix, key: str) -> ClaimResu
     ci, p = bootstrap_vs_constant(a.hits, pb, n_cited, resamples=cfg.report.bootstrap_resamples,
                                   seed=cfg.report.bootstrap_seed, key=key)
     note = "; ".join(x for x in (
-        f"{row_label(claim.baseline)} is only cited by the paper (not rerun): our {row_label(claim.model)} "
+        f"{row_label(claim.baseline, paper)} is only cited by the paper (not rerun): our {row_label(claim.model)} "
         f"vs its {pb:.1f}, unpaired", size_note, _dropped(a)) if x)
     return ClaimResult(**base, model=ci.estimate + pb, baseline=pb, delta=ci.estimate, ci=ci, p=p,
                        test="unpaired vs cited", mdd=detectable_difference(ci.se),

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from datar.config import Config
-from datar.io import write_json_atomic, write_text_atomic
+from datar.io import sha256_file, shared_path, write_json_atomic, write_text_atomic
 from datar.report.claims import check_claims, default_macs_counter, runs_used
 from datar.report.claims_render import TITLE, to_csv, to_latex, to_markdown
 from datar.report.html import markdown_to_html
@@ -37,7 +37,8 @@ def _provenance(cfg: Config, paper: PaperNumbers, runs: Sequence[RunMetrics]) ->
                                                   f"(runs of seeds {', '.join(map(str, seeds))})"))
     items.append(("bootstrap", f"{cfg.report.bootstrap_resamples:,} resamples, seed {cfg.report.bootstrap_seed} "
                                "(config report.bootstrap_resamples / report.bootstrap_seed)"))
-    items.append(("paper", f"{paper.source} [{paper.path}]"))
+    items.append(("paper", f"{paper.source} [{shared_path(paper.path)}, sha256 {sha256_file(paper.path)[:12]}]"
+                  if Path(paper.path).is_file() else f"{paper.source} [{shared_path(paper.path)}]"))
     return items
 
 

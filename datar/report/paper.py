@@ -22,11 +22,14 @@ class PaperRow:
         key: the row key (a model variant such as ``datar``, or a cited work such as ``chen2020``).
         values: metric name -> reported percentage (e.g. ``{"top1": 55.5, "top5": 80.2}``).
         cited: the reference when the paper only cites the number (not rerun here), else None.
+        label: the row's name in tables (cited rows: ``Chen et al.``); model rows take the
+            variant registry's.
     """
 
     key: str
     values: Mapping[str, float]
     cited: str | None = None
+    label: str | None = None
 
 
 ClaimKind = Literal["accuracy", "compute"]
@@ -199,8 +202,11 @@ def paper_from_mapping(raw: Any, *, origin: str = "paper.yaml") -> PaperNumbers:
             cited = row.get("cited")
             if cited is not None and not isinstance(cited, str):
                 raise ConfigError(f"{where}.cited: expected a string (the reference)")
-            values = {str(k): _number(v, f"{where}.{k}") for k, v in row.items() if k != "cited"}
-            tables[str(tname)][str(rkey)] = PaperRow(key=str(rkey), values=values, cited=cited)
+            label = row.get("label")
+            if label is not None and not isinstance(label, str):
+                raise ConfigError(f"{where}.label: expected a string")
+            values = {str(k): _number(v, f"{where}.{k}") for k, v in row.items() if k not in ("cited", "label")}
+            tables[str(tname)][str(rkey)] = PaperRow(key=str(rkey), values=values, cited=cited, label=label)
     gmacs_raw = raw.get("compute_gmacs") or {}
     gmacs = {str(k): _number(v, f"{origin}: compute_gmacs.{k}") for k, v in gmacs_raw.items()}
     paper = PaperNumbers(source=str(raw.get("source", "")), tables=tables, compute_gmacs=gmacs,

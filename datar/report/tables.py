@@ -22,7 +22,7 @@ from datar.report.intervals import Interval, bootstrap_accuracy
 from datar.report.kind import BANNERS, banner
 from datar.report.metrics import RunMetrics
 from datar.report.paper import Comparison, PaperNumbers
-from datar.variants import MODEL_VARIANTS
+from datar.variants import MODEL_VARIANTS, VARIANTS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,20 +31,6 @@ DEMO_BANNER = BANNERS["demo"]
 
 #: Top-5 is shown only for heads with more classes than this (else it is near certain).
 TOP5_MIN_CLASSES = 10
-
-#: Human-readable row labels (the paper's wording); unknown keys fall back to the key.
-ROW_LABELS: dict[str, str] = {
-    "ast": "AST",
-    "dat_fixed": "without deformable",
-    "dat_deform": "with deformable",
-    "dat_deform_gauss": "deformable + N(0, 0.005)",
-    "dat_deform_laplace": "deformable + Laplace(0, 0.005)",
-    "datar_l0.2": "deformable + adaptor, λ=0.2",
-    "datar": "DATAR (deformable + adaptor, λ=0.005)",
-    "chen2020": "Chen et al.",
-    "audioslowfast": "AudioSlowFast",
-    "damen2021": "Damen et al.",
-}
 
 #: Column labels of metric keys.
 METRIC_LABELS: dict[str, str] = {
@@ -278,9 +264,16 @@ def table_number(name: str) -> str:
     return m.group(1) if m else name
 
 
-def row_label(key: str) -> str:
-    """Human-readable label of a row key."""
-    return ROW_LABELS.get(key, key)
+def row_label(key: str, paper: PaperNumbers | None = None) -> str:
+    """Human-readable label of a row key: the variant registry's, else a cited row's in the paper file."""
+    if key in VARIANTS:
+        return VARIANTS[key].label
+    if paper is not None:
+        for rows in paper.tables.values():
+            row = rows.get(key)
+            if row is not None and row.label:
+                return row.label
+    return key
 
 
 def metric_label(key: str) -> str:
@@ -353,7 +346,7 @@ def build_table(cfg: Config, name: str, paper: PaperNumbers, runs: Iterable[RunM
                 ci = row_intervals(row_runs, metric, predictions, resamples=resamples, seed=bseed,
                                    key=f"{name}/{key}/{metric}")
             cells[metric] = Cell(paper=pval, values=vals, ci=ci)
-        rows.append(Row(key=key, label=row_label(key), kind="cited" if cited else "run", cells=cells,
+        rows.append(Row(key=key, label=row_label(key, paper), kind="cited" if cited else "run", cells=cells,
                         runs=() if cited else row_runs, cited=cited))
     demo = cfg.demo or any(r.demo for rs in by_variant.values() for r in rs)
     kind = "demo" if demo and cfg.run_kind == "paper" else cfg.run_kind
