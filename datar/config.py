@@ -160,7 +160,6 @@ class DatasetConfig:
     heads: tuple[str, ...] = ("label",)
     video_source: str | None = None
     local_source: LocalSourceConfig | None = None
-    paper_counts: Mapping[str, int] = field(default_factory=dict)
     paper_dataset: str | None = "auto"
     restrict_to: str | None = None
     audio_source: "AudioSourceConfig | None" = None

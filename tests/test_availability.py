@@ -22,7 +22,6 @@ def make_cfg(tmp_path: Path) -> Config:
     raw = yaml.safe_load((REPO / "config" / "demo.yaml").read_text(encoding="utf-8"))
     raw["data_dir"] = str(tmp_path / "data")
     raw["results_dir"] = str(tmp_path / "results")
-    raw["datasets"]["vggsound"]["paper_counts"] = {"train": 10, "test": 4}
     return config_from_mapping(raw, origin="test")
 
 
@@ -54,12 +53,13 @@ def test_counts_per_split(tmp_path: Path) -> None:
     counts = {c.split: c for c in count_availability(cfg, "vggsound")}
     assert list(counts) == ["train", "test", "total"]
     tr, te, tot = counts["train"], counts["test"], counts["total"]
-    assert (tr.manifest, tr.downloaded, tr.valid, tr.paper) == (5, 4, 3, 10)
-    assert (te.manifest, te.downloaded, te.valid, te.paper) == (2, 1, 1, 4)
-    assert (tot.manifest, tot.downloaded, tot.valid, tot.paper) == (7, 5, 4, 14)
+    # the paper's counts: config/paper.yaml's VGGSound (the demo's vggsound declares it stands for it)
+    assert (tr.manifest, tr.downloaded, tr.valid, tr.paper) == (5, 4, 3, 159223)
+    assert (te.manifest, te.downloaded, te.valid, te.paper) == (2, 1, 1, 12790)
+    assert (tot.manifest, tot.downloaded, tot.valid, tot.paper) == (7, 5, 4, 172013)
     assert tr.reasons == {"download: unavailable: HTTP Error 404": 1, "validate: invalid: silent": 1}
     assert te.reasons == {"download: invalid: cannot decode": 1}
-    assert tr.valid_pct_of_paper == pytest.approx(30.0)
+    assert tr.valid_pct_of_paper == pytest.approx(300.0 / 159223)
 
 
 def test_writes_md_and_csv(tmp_path: Path) -> None:
@@ -70,10 +70,10 @@ def test_writes_md_and_csv(tmp_path: Path) -> None:
     out = Path(cfg.results_dir) / "data"
     with open(out / "vggsound_availability.csv", encoding="utf-8", newline="") as fh:
         rows = {r["split"]: r for r in csv.DictReader(fh)}
-    assert rows["train"]["valid"] == "3" and rows["train"]["paper"] == "10" and rows["train"]["valid_pct_of_paper"] == "30.00"
+    assert rows["train"]["valid"] == "3" and rows["train"]["paper"] == "159223" and rows["train"]["valid_pct_of_paper"] == "0.00"
     assert "validate: invalid: silent (1)" in rows["train"]["reasons"]
     md = (out / "vggsound_availability.md").read_text(encoding="utf-8")
-    assert "| train | 5 | 0 (0.0%) | 4 (80.0%) | 1 (20.0%) | 0 | 3 (60.0%) | 10 | 30.0% |" in md
+    assert "| train | 5 | 0 (0.0%) | 4 (80.0%) | 1 (20.0%) | 0 | 3 (60.0%) | 159223 | 0.0% |" in md
     assert "DEMO" in md and "HTTP Error 404" in md
 
 

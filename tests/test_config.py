@@ -263,11 +263,12 @@ def test_paper_config_rate_at_half_of_each_run_is_at_least_a_tenth_of_lr():
     """With the paper's dataset sizes and batch, the rate halfway through every run >= 10% of lr."""
     import math
 
+    from datar.report.paper import paper_counts
     from datar.train.schedule import lr_at
 
     cfg = load_config(REPO / "config" / "config.yaml")
     for dataset, epochs in cfg.train.epochs.items():
-        per_epoch = math.ceil(cfg.datasets[dataset].paper_counts["train"] / cfg.train.batch_size)
+        per_epoch = math.ceil(paper_counts(cfg, dataset)["train"] / cfg.train.batch_size)
         total = epochs * per_epoch
         rate = lr_at(cfg.train, total // 2, steps_per_epoch=per_epoch, total_steps=total)
         print(f"{dataset}: {epochs} epochs x {per_epoch} steps, lr at half = {rate / cfg.train.lr:.3f} x train.lr")

@@ -37,13 +37,13 @@ def test_paper_plan_counts_the_runs_the_workflow_trains(tmp_path, monkeypatch, c
     # 7 x 3 runs x 300 x 22,914 + 2 x 3 x 50 x 159,223 + 2 x 3 x 100 x 67,217 samples
     assert plan["totals"]["samples"] == 21 * 300 * 22914 + 6 * 50 * 159223 + 6 * 100 * 67217 == 232_455_300
     vgg = next(d for d in plan["datasets"] if d["dataset"] == "vggsound")
-    assert vgg["counts_from"] == "paper_counts"
+    assert vgg["counts_from"] == "paper"
     assert vgg["feature_bytes"] == (159223 + 12790) * 1024 * 128 * 2  # float16 fbank, 45.1 GB
     hours = ks["datar"]["samples_all_seeds"] / 1669 / 3600 + 3 * 1585 / (3 * 1669) / 3600
     assert ks["datar"]["hours"] == pytest.approx(hours)
     text = capsys.readouterr().out
     assert "| kinetics_sounds | datar | 3 | 300 | 573,000 |" in text
-    assert "given with --samples-per-s" in text and "paper_counts" in text
+    assert "given with --samples-per-s" in text and "| paper |" in text
 
 
 def test_counts_come_from_the_manifest_once_it_exists(tmp_path, monkeypatch):
@@ -63,7 +63,7 @@ def test_counts_come_from_the_manifest_once_it_exists(tmp_path, monkeypatch):
     assert ks["counts_from"] == "manifest" and ks["splits"] == {"train": 21, "test": 7}
     assert ks["audio_seconds"] == pytest.approx(27 * 2.5 + 1.0)  # an open end counts audio.clip_seconds (1 s)
     vgg = next(d for d in plan["datasets"] if d["dataset"] == "vggsound")
-    assert vgg["counts_from"] == "paper_counts"
+    assert vgg["counts_from"] == "paper"
     run = next(r for r in plan["runs"] if r["dataset"] == "kinetics_sounds" and r["variant"] == "datar")
     assert run["steps_per_epoch"] == math.ceil(21 / 8) and run["steps"] == 2 * 3 and run["samples"] == 2 * 21
 

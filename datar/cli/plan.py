@@ -2,7 +2,7 @@
 
 Runs are the ones the workflow trains (dataset x variant x seed, from the tables and Fig. 1).
 Clip counts come from ``{data_dir}/{D}/shards.json`` when the manifest stage has run, else
-from ``datasets.D.paper_counts`` (the table says which). Hours use samples/s measured here
+from the paper's counts (``config/paper.yaml``; the table says which). Hours use samples/s measured here
 by a short timed loop of the training step on the real model at the config's shape (bf16
 autocast on CUDA), or the rates given with ``--samples-per-s``: one number for every model
 family, or per family, ``datar=40,ast=25`` (``datar`` / ``dat``: every DAT variant; ``ast``).

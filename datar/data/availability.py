@@ -6,7 +6,8 @@ Reads ``{data_dir}/{D}/manifest.csv`` and, for every shard it names, ``clips/{S}
 from local files (``local``) or over the network (``downloaded``); clips that could not be
 obtained (``missing``: dead, not in the local copy, undecodable source); ``blocked`` clips
 (YouTube refused the downloader: not known yet, neither missing nor obtained); valid clips;
-the reasons clips were lost (short, counted); the paper's counts (``datasets.D.paper_counts``)
+the reasons clips were lost (short, counted); the paper's counts (``config/paper.yaml``, for
+the paper's datasets and their declared stand-ins)
 and the yt-dlp versions that fetched the clips.
 
 The csv has one row per split and a ``total`` row: ``split,manifest,local,downloaded,missing,
@@ -140,7 +141,10 @@ def count_availability(cfg: Config, dataset: str, clip_list: list[tuple[str, str
     by_shard: dict[str, list[dict[str, str]]] = {}
     for row in rows:
         by_shard.setdefault(row["shard"], []).append(row)
-    counts = {s: SplitCounts(s, paper=ds.paper_counts.get(s)) for s in SPLITS}
+    from datar.report.paper import paper_counts
+
+    paper = {k: v for k, v in paper_counts(cfg, dataset).items() if k in SPLITS}
+    counts = {s: SplitCounts(s, paper=paper.get(s)) for s in SPLITS}
     for shard, members in by_shard.items():
         status_path = root / "clips" / f"{shard}.status.csv"
         valid_path = root / "clips" / f"{shard}.valid.csv"
@@ -188,7 +192,7 @@ def count_availability(cfg: Config, dataset: str, clip_list: list[tuple[str, str
             else:
                 c.reasons[f"validate: {va['status']}: {short_text(va['reason']) or '-'}"] += 1
     shown = [c for s, c in counts.items() if c.manifest or c.paper is not None]
-    total = SplitCounts("total", paper=sum(ds.paper_counts.values()) if ds.paper_counts else None)
+    total = SplitCounts("total", paper=sum(paper.values()) if paper else None)
     for c in shown:
         total.add(c)
     return [*shown, total]

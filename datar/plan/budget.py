@@ -3,7 +3,7 @@
 The runs are the ones the workflow trains (:func:`datar.runs.dataset_variants`:
 every table row and Fig. 1's variant, once per seed). Clip counts come from the dataset's
 manifest (``{data_dir}/{D}/shards.json``) when the manifest stage has run, else from
-``datasets.D.paper_counts``; the plan says which. Steps follow the training loop
+the paper's counts (``config/paper.yaml``); the plan says which. Steps follow the training loop
 (:class:`datar.train.loop.Trainer`, one process): ``ceil(train clips / batch)`` per epoch,
 ``train.epochs.D`` epochs, capped by ``train.max_steps`` where the config has it.
 """
@@ -23,7 +23,7 @@ from datar.features.layout import shard_entries
 from datar.runs import dataset_variants
 
 Family = Literal["dat", "ast"]
-CountSource = Literal["manifest", "paper_counts"]
+CountSource = Literal["manifest", "paper"]
 FBANK_BYTES_PER_VALUE = 2  # feature shards store float16 (datar.features.shards)
 PCM_BYTES_PER_SAMPLE = 2  # 16-bit mono at audio.sample_rate: an upper bound for the FLAC clips
 EVAL_COST_FRACTION = 1.0 / 3.0  # a forward pass ~ 1/3 of forward + backward (when not measured)
@@ -36,7 +36,7 @@ class DatasetCounts:
     Attributes:
         dataset: dataset name.
         splits: clips per split (``train``, ``val``, ``test``; absent = 0).
-        source: ``manifest`` (shards.json) or ``paper_counts`` (the config's paper figures).
+        source: ``manifest`` (shards.json) or ``paper`` (the paper's counts, config/paper.yaml).
         audio_seconds: seconds of audio over all clips (manifest segments; else
             ``audio.clip_seconds`` per clip).
     """
@@ -94,10 +94,10 @@ def _manifest_seconds(path: Path, clip_seconds: float) -> float:
 
 
 def dataset_counts(cfg: Config, dataset: str) -> DatasetCounts:
-    """Clips per split of ``dataset``: its manifest when it exists, else ``paper_counts``.
+    """Clips per split of ``dataset``: its manifest when it exists, else the paper's counts.
 
     Raises:
-        ConfigError: no manifest and ``datasets.<dataset>.paper_counts`` lacks ``train``.
+        ConfigError: no manifest, and the paper reports no training count for this dataset.
         DataError: the manifest's ``shards.json`` is malformed.
     """
     root = Path(cfg.data_dir) / dataset
@@ -109,12 +109,15 @@ def dataset_counts(cfg: Config, dataset: str) -> DatasetCounts:
         seconds = (_manifest_seconds(manifest, cfg.audio.clip_seconds) if manifest.is_file()
                    else sum(splits.values()) * cfg.audio.clip_seconds)
         return DatasetCounts(dataset, splits, "manifest", seconds)
-    paper = dict(cfg.dataset(dataset).paper_counts)
+    from datar.report.paper import paper_counts
+
+    paper = paper_counts(cfg, dataset)
     if "train" not in paper:
-        raise ConfigError(f"datasets.{dataset}.paper_counts: needs at least 'train' (clip counts) when "
-                          f"{root / 'shards.json'} does not exist yet (run the manifest stage, or add the counts)")
+        raise ConfigError(f"datasets.{dataset}: {root / 'shards.json'} does not exist yet and the paper reports "
+                          "no clip counts for this dataset; run its manifest stage first "
+                          f"(snakemake {root / 'manifest.csv'})")
     splits = {s: int(paper[s]) for s in SPLITS if s in paper}
-    return DatasetCounts(dataset, splits, "paper_counts", sum(splits.values()) * cfg.audio.clip_seconds)
+    return DatasetCounts(dataset, splits, "paper", sum(splits.values()) * cfg.audio.clip_seconds)
 
 
 def run_length(n_train: int, *, batch_size: int, epochs: int, max_steps: int | None) -> tuple[int, int, int]:

@@ -124,10 +124,9 @@ def verdict_for(paper_delta: float, low: float, high: float) -> Verdict:
 
 
 def _paper_n(cfg: Config, paper: PaperNumbers, dataset: str) -> int | None:
-    counts = dict(paper.dataset_counts.get(dataset, {}))
-    if dataset in cfg.datasets:
-        counts.update(cfg.dataset(dataset).paper_counts)
-    n = counts.get("test")
+    from datar.report.paper import paper_counts
+
+    n = paper_counts(cfg, dataset, paper).get("test") if dataset in cfg.datasets else None
     return int(n) if n else None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -152,6 +153,28 @@ class PaperNumbers:
     def table(self, name: str) -> Mapping[str, PaperRow]:
         """Rows of table ``name``; an empty mapping when the paper file has none."""
         return self.tables.get(name, {})
+
+
+#: The paper's numbers: one file, beside the package in this repository (the workflow's too).
+PAPER_FILE = Path(__file__).resolve().parents[2] / "config" / "paper.yaml"
+
+
+@functools.lru_cache(maxsize=4)
+def _default(path: str) -> PaperNumbers:
+    return load_paper(path)
+
+
+def default_paper() -> PaperNumbers:
+    """:data:`PAPER_FILE`, read once per process."""
+    return _default(str(PAPER_FILE))
+
+
+def paper_counts(cfg: Any, dataset: str, paper: PaperNumbers | None = None) -> dict[str, int]:
+    """The clips per split (and class counts) the paper reports for the dataset a config dataset
+    is (:func:`paper_dataset_of`), ``{}`` for a dataset the paper did not use."""
+    paper = paper or default_paper()
+    key = paper_dataset_of(cfg, dataset, paper)
+    return dict(paper.datasets[key].counts) if key in paper.datasets else {}
 
 
 def paper_dataset_of(cfg: Any, dataset: str, paper: PaperNumbers) -> str | None:

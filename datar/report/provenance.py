@@ -21,7 +21,7 @@ from datar.gitinfo import CodeState, code_state, git_commit
 from datar.errors import DataError
 from datar.report.availability import read_availability
 from datar.report.metrics import RunMetrics
-from datar.report.paper import PaperNumbers
+from datar.report.paper import PaperNumbers, paper_counts
 from datar.report.tables import Table, row_label
 
 _VERSION_KEYS = ("data_version", "version", "sha256", "digest", "hash")
@@ -237,10 +237,11 @@ def collect_provenance(cfg: Config, table: Table, paper: PaperNumbers, *, measur
     except DataError as exc:
         avail = None
         warnings.append(str(exc))
-    splits = sorted(set(ds.paper_counts) | set(avail.available if avail else {}))
+    counts = {k: v for k, v in paper_counts(cfg, table.dataset, paper).items() if k in ("train", "val", "test")}
+    splits = sorted(set(counts) | set(avail.available if avail else {}))
     parts = []
     for split in splits:
-        paper_n = ds.paper_counts.get(split)
+        paper_n = counts.get(split)
         ours = avail.available.get(split) if avail else None
         listed = avail.listed.get(split) if avail else None
         text = f"{split}: {_fmt_count(ours) if ours is not None else 'unknown'} usable"

@@ -25,6 +25,7 @@ from datar.data.archives import list_archives
 from datar.errors import ConfigError
 from datar.features.layout import shard_names as _shard_names
 from datar.fingerprint import verb_fingerprint as code_of
+from datar.report.paper import PAPER_FILE
 from datar.schema import config_sources
 from datar.variants import MODEL_VARIANTS, VARIANTS
 
@@ -50,7 +51,7 @@ except ConfigError as exc:
 DATA = CFG.data_dir
 RESULTS = CFG.results_dir
 CONFIG_FILE = write_resolved_config(CFG)
-PAPER = os.path.join(workflow.basedir, "config", "paper.yaml")  # the paper's numbers
+PAPER = str(PAPER_FILE)  # the paper's numbers and counts (config/paper.yaml)
 ENV = "../envs/datar.yml"  # --sdm conda (no `-e .`: jobs import datar through PYTHONPATH); CI uses the .venv
 
 GPUS = launch.default_gpus()  # the gpu resource of train / evaluate: 1 where this machine has GPUs

@@ -137,6 +137,7 @@ rule availability:
         manifest=f"{DATA}/{{dataset}}/manifest.csv",
         status=status_files,
         valid=valid_files,
+        paper=PAPER,  # the paper's counts beside ours
     output:
         md=f"{RESULTS}/data/{{dataset}}_availability.md",  # the report shows its HTML page (report.smk)
         csv=f"{RESULTS}/data/{{dataset}}_availability.csv",
