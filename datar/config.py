@@ -238,8 +238,11 @@ class FiguresConfig:
 
 @dataclass(frozen=True)
 class ReportConfig:
-    bootstrap_resamples: int = 2000
-    bootstrap_seed: int = 0
+    """``report:``: the statistics of the tables and claims (defaults: the schema's, filled in)."""
+
+    bootstrap_resamples: int
+    bootstrap_seed: int
+    confidence: float
 
 
 RunKind = Literal["paper", "demo", "rehearsal"]
@@ -259,11 +262,11 @@ class Config:
     model: ModelConfig
     train: TrainConfig
     tables: Mapping[str, TableConfig]
+    report: ReportConfig  # no dataclass defaults: the schema's fill report: {} in
     demo: bool = False
     kind: RunKind | None = None
     manifest: ManifestConfig = field(default_factory=ManifestConfig)
     figures: FiguresConfig = field(default_factory=FiguresConfig)
-    report: ReportConfig = field(default_factory=ReportConfig)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def dataset(self, name: str) -> DatasetConfig:

@@ -94,10 +94,10 @@ def test_normal_quantiles_and_binomial_halfwidth_closed_forms():
     assert z_quantile(0.975) == pytest.approx(1.959964, abs=1e-6)
     assert z_quantile(0.8) == pytest.approx(0.841621, abs=1e-6)
     # DESIGN §6: ±2.3 points at Kinetics-Sounds' 1,585 test clips (p = 0.7), ±0.7 at EPIC's 9,668 (p = 0.16)
-    assert binomial_halfwidth(70.0, 1585) == pytest.approx(100 * 1.959964 * math.sqrt(0.21 / 1585), rel=1e-6)
-    assert round(binomial_halfwidth(70.0, 1585), 1) == 2.3
-    assert round(binomial_halfwidth(16.0, 9668), 1) == 0.7
-    assert detectable_difference(1.0) == pytest.approx(1.959964 + 0.841621, abs=1e-5)
+    assert binomial_halfwidth(70.0, 1585, confidence=0.95) == pytest.approx(100 * 1.959964 * math.sqrt(0.21 / 1585), rel=1e-6)
+    assert round(binomial_halfwidth(70.0, 1585, confidence=0.95), 1) == 2.3
+    assert round(binomial_halfwidth(16.0, 9668, confidence=0.95), 1) == 0.7
+    assert detectable_difference(1.0, confidence=0.95) == pytest.approx(1.959964 + 0.841621, abs=1e-5)
 
 
 def test_bootstrap_of_one_seed_is_the_binomial_distribution():
@@ -105,7 +105,7 @@ def test_bootstrap_of_one_seed_is_the_binomial_distribution():
     n, k = 400, 280  # p̂ = 0.7
     hits = np.zeros((1, n), dtype=bool)
     hits[0, :k] = True
-    ci = bootstrap_accuracy(hits, resamples=20000, seed=3, key="binomial")
+    ci = bootstrap_accuracy(hits, resamples=20000, seed=3, key="binomial", confidence=0.95)
     assert ci.estimate == pytest.approx(70.0)
     p = k / n
     pmf = [math.comb(n, j) * p**j * (1 - p) ** (n - j) for j in range(n + 1)]
@@ -140,23 +140,23 @@ def test_signflip_with_several_seeds_equals_full_enumeration():
 def test_identical_models_give_zero_and_p_one():
     rng = np.random.default_rng(0)
     hits = rng.random((2, 64)) < 0.5
-    ci = bootstrap_delta(hits, hits.copy(), resamples=500, seed=0, key="same")
+    ci = bootstrap_delta(hits, hits.copy(), resamples=500, seed=0, key="same", confidence=0.95)
     # Seeds are drawn independently for the two sides, so the interval is not a point,
     # but the estimate is exactly 0 and the test says no difference.
     assert ci.estimate == 0.0 and ci.low <= 0.0 <= ci.high
     assert signflip_p(hits, hits.copy()) == 1.0
     one = hits[:1]
-    ci1 = bootstrap_delta(one, one.copy(), resamples=500, seed=0, key="same")
+    ci1 = bootstrap_delta(one, one.copy(), resamples=500, seed=0, key="same", confidence=0.95)
     assert (ci1.estimate, ci1.low, ci1.high, ci1.se) == (0.0, 0.0, 0.0, 0.0)
 
 
 def test_bootstrap_is_fixed_by_its_seed():
     rng = np.random.default_rng(1)
     a, b = rng.random((2, 80)) < 0.6, rng.random((2, 80)) < 0.5
-    one = bootstrap_delta(a, b, resamples=1000, seed=7, key="k")
-    assert bootstrap_delta(a, b, resamples=1000, seed=7, key="k") == one
-    assert bootstrap_delta(a, b, resamples=1000, seed=8, key="k") != one
-    assert bootstrap_delta(a, b, resamples=1000, seed=7, key="other") != one
+    one = bootstrap_delta(a, b, resamples=1000, seed=7, key="k", confidence=0.95)
+    assert bootstrap_delta(a, b, resamples=1000, seed=7, key="k", confidence=0.95) == one
+    assert bootstrap_delta(a, b, resamples=1000, seed=8, key="k", confidence=0.95) != one
+    assert bootstrap_delta(a, b, resamples=1000, seed=7, key="other", confidence=0.95) != one
 
 
 def test_verdict_rules():
@@ -221,7 +221,7 @@ def test_paired_delta_and_p_match_closed_forms_with_one_seed(tmp_path):
     assert r.delta == pytest.approx(100 * (37 - 32) / 50)
     assert r.p == pytest.approx(2 * sum(math.comb(9, i) for i in range(3)) / 2**9)
     assert r.clips == 50 and r.seeds == ((0,), (0,))
-    assert r.mdd == pytest.approx(detectable_difference(r.ci.se))
+    assert r.mdd == pytest.approx(detectable_difference(r.ci.se, confidence=0.95))
     assert "one seed per side" in r.note
     # the paper's own n: 1,585 Kinetics-Sounds test clips
     assert r.paper_n == 1585
@@ -316,7 +316,7 @@ def test_table_cells_carry_the_bootstrap_interval(tmp_path):
     md = to_markdown(table, collect_provenance(cfg, table, PAPER, measure=False))
     text = to_csv(table, collect_provenance(cfg, table, PAPER, measure=False))
     expected = bootstrap_accuracy(np.stack([hits[0], hits[1]]), resamples=cfg.report.bootstrap_resamples,
-                                  seed=cfg.report.bootstrap_seed, key="table1/datar/top1")
+                                  seed=cfg.report.bootstrap_seed, key="table1/datar/top1", confidence=0.95)
     row = next(r for r in csv.DictReader(io.StringIO(text)) if r["row"] == "datar")
     assert float(row["top1_ci_low"]) == pytest.approx(expected.low, abs=1e-4)
     assert float(row["top1_ci_high"]) == pytest.approx(expected.high, abs=1e-4)
@@ -360,3 +360,29 @@ def test_claims_of_tables_the_config_lacks_are_not_run(tmp_path):
     t1 = claim_result(results, "table1_datar_vs_ast")
     assert t1.verdict == "not run" and "table1 is not a table of config 'demo'" in t1.note
     assert claim_result(results, "table2_datar_vs_ast").note.startswith("not run: no runs")
+
+
+def test_the_confidence_level_is_one_setting_every_output_reads(tmp_path):
+    """report.confidence: the tables' and the claims' intervals, headers, legends and detectable Δ follow it."""
+    from datar.report.claims_render import to_latex as claims_latex
+    from datar.report.claims_render import to_markdown as claims_markdown
+
+    rng = np.random.default_rng(3)
+    paths = [write_run(tmp_path, "kinetics_sounds", v, 0, rng.random(80) < p) for v, p in (("datar", 0.7), ("ast", 0.5))]
+    preds = predictions_of(paths)
+    out = {}
+    for level in (0.95, 0.8):
+        cfg = make_cfg(tmp_path, report={"confidence": level})
+        table = build_table(cfg, "table1", PAPER, read_all(paths), classes={"label": 8}, predictions=preds)
+        md = to_markdown(table, collect_provenance(cfg, table, PAPER, measure=False))
+        results = check_claims(cfg, PAPER, preds)
+        text = claims_markdown("c", results, [], resamples=100, seed=0, confidence=level)
+        tex = claims_latex("c", results, [], resamples=100, seed=0, confidence=level)
+        out[level] = (table, md, claim_result(results, "table1_datar_vs_ast"), text, tex)
+    t95, md95, c95, text95, _ = out[0.95]
+    t80, md80, c80, text80, tex80 = out[0.8]
+    assert "Top-1 95% CI" in md95 and "95% CI" not in md80 and "Top-1 80% CI" in md80 and "80% CI =" in md80
+    w = {lv: out[lv][0].rows[-1].cells["top1"].ci for lv in out}
+    assert w[0.8].high - w[0.8].low < w[0.95].high - w[0.95].low
+    assert c80.ci.high - c80.ci.low < c95.ci.high - c95.ci.low and c80.mdd < c95.mdd
+    assert "| 80% CI |" in text80 and r"80\% CI" in tex80 and "95%" not in text80 and "α = 0.2" in text80

@@ -161,6 +161,8 @@ def _check_defaults(cls, node, schema, prefix, problems):
                 problems.append(f"{key}: dataclass default {f.default!r} but the schema has none")
             elif not has and name not in required:
                 problems.append(f"{key}: optional in the schema but the dataclass field has no default")
+        elif not has:
+            pass  # the schema's default is the only one: validation fills it in before the build
         else:
             want = props[name]["default"]
             got = f.default if f.default is not dataclasses.MISSING else f.default_factory()

@@ -281,7 +281,7 @@ def test_table_and_claims_on_a_user_dataset_show_no_paper_numbers_and_no_verdict
     assert t1.verdict_text == "not comparable (table1 is on drums; the claim is about Kinetics-Sounds)"
     assert t1.delta is not None and t1.ci is not None  # DATAR vs AST on drums: still measured, paired
     assert by_id["table4_adaptor_vs_deform"].verdict == "not comparable"
-    text = claims_markdown("Claims", results, [], resamples=100, seed=0)
+    text = claims_markdown("Claims", results, [], resamples=100, seed=0, confidence=0.95)
     rows = [line for line in text.splitlines() if line.startswith("| Table ")]
     ours = [line for line in rows if line.startswith(("| Table 1:", "| Table 4:"))]
     assert len(ours) == 6 and all("**not comparable (table" in line for line in ours), ours

@@ -1,4 +1,4 @@
-"""``python -m datar claims``: the paper's claims checked against the runs (Δ, 95% CI, p, verdict)."""
+"""``python -m datar claims``: the paper's claims checked against the runs (Δ, interval, p, verdict)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The paper's claims, checked: reproduced Δ with a 95% interval, a p-value and a verdict per claim.
+"""The paper's claims, checked: reproduced Δ with an interval (``report.confidence``), a p-value and a verdict.
 
 Each claim of ``config/paper.yaml`` (``claims:``) says "``model`` beats ``baseline`` by Δ".
 :func:`check_claims` answers it from the runs' per-clip predictions:
@@ -61,13 +61,13 @@ class ClaimResult:
         paper_model, paper_baseline: the paper's two numbers.
         model, baseline: our numbers (mean over seeds on the compared clips; GMACs for compute).
         delta: reproduced Δ = model − baseline, or None when not run.
-        ci: its 95% interval (None for compute and not run).
+        ci: its interval at ``report.confidence`` (None for compute and not run).
         p: two-sided p-value (None where there is no test).
         test: how Δ was compared.
         mdd: the smallest Δ this test set detects (α 0.05, power 0.8), points.
         mdd_basis: how ``mdd`` was obtained.
         paper_n: the paper's test-set size.
-        paper_halfwidth: the 95% half-width of the paper's Δ implied by ``paper_n`` (unpaired).
+        paper_halfwidth: the half-width (``report.confidence``) of the paper's Δ implied by ``paper_n`` (unpaired).
         paper_halfwidths: the half-widths of the paper's two accuracies.
         seeds: seeds used per side.
         clips: clips compared.
@@ -161,8 +161,10 @@ def _accuracy_claim(cfg: Config, paper: PaperNumbers, claim: PaperClaim,
     n_paper = _paper_n(cfg, paper, dataset)
     base = dict(claim=claim, dataset=dataset, paper_model=pm, paper_baseline=pb, paper_n=n_paper)
     if n_paper:
-        base.update(paper_halfwidth=unpaired_halfwidth(pm, n_paper, pb, n_paper),
-                    paper_halfwidths=(binomial_halfwidth(pm, n_paper), binomial_halfwidth(pb, n_paper)))
+        level = cfg.report.confidence
+        base.update(paper_halfwidth=unpaired_halfwidth(pm, n_paper, pb, n_paper, confidence=level),
+                    paper_halfwidths=(binomial_halfwidth(pm, n_paper, confidence=level),
+                                      binomial_halfwidth(pb, n_paper, confidence=level)))
     cited = paper.tables[claim.table or ""][claim.baseline].cited is not None
     sides = [claim.model] if cited else [claim.model, claim.baseline]
     matrices = {v: _matrix(predictions, dataset, v, metric) for v in sides}
@@ -211,7 +213,8 @@ def _not_run(cfg: Config, base: dict, why: str, *, cited: bool) -> ClaimResult:
     mdd, basis = None, ""
     if ours:
         n_other = base["paper_n"] if cited and base["paper_n"] else ours
-        mdd = detectable_difference(unpaired_se(base["paper_model"], ours, base["paper_baseline"], n_other))
+        mdd = detectable_difference(unpaired_se(base["paper_model"], ours, base["paper_baseline"], n_other),
+                                    confidence=cfg.report.confidence)
         basis = f"planned: {ours} test clips, the paper's accuracies, unpaired"
     return ClaimResult(**base, mdd=mdd, mdd_basis=basis, note=f"not run: {why}")
 
@@ -225,12 +228,12 @@ def _against_cited(cfg: Config, base: dict, a: HitMatrix, key: str, paper: Paper
         n_cited = a.hits.shape[1]
         size_note = f"the paper's test-set size is unknown: the cited number is resampled at our {n_cited} clips"
     ci, p = bootstrap_vs_constant(a.hits, pb, n_cited, resamples=cfg.report.bootstrap_resamples,
-                                  seed=cfg.report.bootstrap_seed, key=key)
+                                  seed=cfg.report.bootstrap_seed, key=key, confidence=cfg.report.confidence)
     note = "; ".join(x for x in (
         f"{row_label(claim.baseline, paper)} is only cited by the paper (not rerun): our {row_label(claim.model)} "
         f"vs its {pb:.1f}, unpaired", size_note, _dropped(a)) if x)
     return ClaimResult(**base, model=ci.estimate + pb, baseline=pb, delta=ci.estimate, ci=ci, p=p,
-                       test="unpaired vs cited", mdd=detectable_difference(ci.se),
+                       test="unpaired vs cited", mdd=detectable_difference(ci.se, confidence=cfg.report.confidence),
                        mdd_basis="bootstrap standard error, unpaired", seeds=(a.seeds, ()), clips=ci.clips,
                        verdict=verdict_for(claim.delta, ci.low, ci.high), note=note)
 
@@ -242,14 +245,16 @@ def _paired(cfg: Config, base: dict, a: HitMatrix, b: HitMatrix, key: str) -> Cl
     if not clips:
         return ClaimResult(**base, note=f"not run: {claim.model} and {claim.baseline} share no test clip ids")
     ha, hb = a.on(clips), b.on(clips)
-    ci = bootstrap_delta(ha, hb, resamples=cfg.report.bootstrap_resamples, seed=cfg.report.bootstrap_seed, key=key)
+    ci = bootstrap_delta(ha, hb, resamples=cfg.report.bootstrap_resamples, seed=cfg.report.bootstrap_seed, key=key,
+                         confidence=cfg.report.confidence)
     left = max(len(a.clip_ids), len(b.clip_ids)) - len(clips)
     note = "; ".join(x for x in (
         _dropped(a), _dropped(b), f"{left} clips only one side was tested on are left out" if left else "",
         "one seed per side: the interval covers the test clips, not seed-to-seed variation"
         if ha.shape[0] == hb.shape[0] == 1 else "") if x)
     return ClaimResult(**base, model=100.0 * float(ha.mean(1).mean()), baseline=100.0 * float(hb.mean(1).mean()),
-                       delta=ci.estimate, ci=ci, p=signflip_p(ha, hb), test="paired", mdd=detectable_difference(ci.se),
+                       delta=ci.estimate, ci=ci, p=signflip_p(ha, hb), test="paired",
+                       mdd=detectable_difference(ci.se, confidence=cfg.report.confidence),
                        mdd_basis="bootstrap standard error, paired", seeds=(a.seeds, b.seeds), clips=len(clips),
                        verdict=verdict_for(claim.delta, ci.low, ci.high), note=note)
 

@@ -68,11 +68,12 @@ def write_claims(cfg: Config, paper: PaperNumbers, metrics_paths: Sequence[str |
     title = titled(cfg, TITLE, kind=kind)
     prov = _provenance(cfg, paper, runs_used(results, runs))
     resamples, seed = cfg.report.bootstrap_resamples, cfg.report.bootstrap_seed
-    md = to_markdown(title, results, prov, resamples=resamples, seed=seed)
+    md = to_markdown(title, results, prov, resamples=resamples, seed=seed, confidence=cfg.report.confidence)
     prefix = Path(out_prefix)
     outs = {
         prefix.with_name(prefix.name + ".md"): md,
-        prefix.with_name(prefix.name + ".tex"): to_latex(title, results, prov, resamples=resamples, seed=seed),
+        prefix.with_name(prefix.name + ".tex"): to_latex(title, results, prov, resamples=resamples, seed=seed,
+                                                         confidence=cfg.report.confidence),
         prefix.with_name(prefix.name + ".csv"): to_csv(results, kind=kind),
         prefix.with_name(prefix.name + ".html"): markdown_to_html(md),
     }

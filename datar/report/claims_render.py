@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from datar.report.claims import ClaimResult
+from datar.report.intervals import level_text, z_quantile
 from datar.report.render import DASH, tex_escape
 from datar.report.tables import metric_label
 
@@ -16,12 +17,12 @@ READING_GUIDE = (
     "How to read this table. Each row is one claim the paper makes with a number. *Paper Δ* is the "
     "difference the paper reports; *reproduced Δ* is the same difference from our runs (mean over seeds), "
     "computed on the same test clips for both models (paired) unless the paper only cites the baseline "
-    "(then our model is compared with the cited number, unpaired). The *95% CI* covers both which test "
+    "(then our model is compared with the cited number, unpaired). The *{level} CI* covers both which test "
     "clips and which training seeds happened to be used; *p* tests \"no difference\". **reproduced**: the "
     "interval lies on the paper's side of zero; **not reproduced**: it excludes the paper's Δ; "
     "**inconclusive**: it holds both zero and the paper's Δ, so this test set cannot tell them apart — "
     "compare the *detectable Δ* (the smallest true difference this test set finds 80% of the time at "
-    "α = 0.05) with the paper's Δ: where it is larger, only more test clips or seeds can decide; **not run**: "
+    "α = {alpha:g}) with the paper's Δ: where it is larger, only more test clips or seeds can decide; **not run**: "
     "a side has no runs; **not comparable**: the config's table is on another dataset than the claim's, so "
     "the paper's numbers are not shown and no verdict is given (the reproduced Δ between the two rerun models "
     "still is). The last column is the interval the paper's own test-set size implies for its "
@@ -30,21 +31,31 @@ READING_GUIDE = (
 
 LEGEND = (
     "Reproduced Δ = model − baseline in accuracy points (GMACs for compute), mean over seeds; in brackets the "
-    "two accuracies. 95% CI: hierarchical percentile bootstrap ({resamples:,} resamples, seed {seed}) that "
+    "two accuracies. {level} CI: hierarchical percentile bootstrap ({resamples:,} resamples, seed {seed}) that "
     "draws each side's seeds with replacement, then the test clips with replacement (one draw shared by both "
     "sides, which keeps the pairing), from the runs' per-clip predictions.csv. p (paired): exact two-sided "
     "sign-flip permutation test over the test clips on the seed-averaged per-clip difference — with one seed "
     "per side this is the exact McNemar test; it conditions on the trained seeds, the CI does not. p (unpaired "
     "vs cited): bootstrap p with the cited accuracy resampled as Binomial(n, p)/n at the paper's test-set size n. "
-    "Detectable Δ = (z₀.₉₇₅ + z₀.₈) × SE = 2.80 × the bootstrap standard error of Δ (\"planned\": from the paper's "
-    "accuracies at our test-set size, for claims not run). ± at the paper's n = 1.96 × sqrt(p₁(1−p₁)/n + "
+    "Detectable Δ = (z({q}) + z(0.8)) × SE = {mdd_z} × the bootstrap standard error of Δ (\"planned\": from the "
+    "paper's accuracies at our test-set size, for claims not run). ± at the paper's n = {z} × sqrt(p₁(1−p₁)/n + "
     "p₂(1−p₂)/n) for the paper's two accuracies (unpaired: the paper publishes no per-clip outputs; a paired "
     "interval would be narrower). Compute: MACs counted by datar.models.macs (convolutions and linear layers) "
     "at the config's input shape; an exact count has no sampling error."
 )
 
-COLUMNS = ("Claim", "Metric", "Paper Δ", "Reproduced Δ", "95% CI", "p", "Test", "Detectable Δ (this test set)",
+COLUMNS = ("Claim", "Metric", "Paper Δ", "Reproduced Δ", "{level} CI", "p", "Test", "Detectable Δ (this test set)",
            "± at the paper's n", "Verdict", "Note")
+
+
+def columns(confidence: float) -> tuple[str, ...]:
+    """The printed column headers at the report's confidence level."""
+    return tuple(c.format(level=level_text(confidence)) for c in COLUMNS)
+
+
+def reading_guide(confidence: float) -> str:
+    """:data:`READING_GUIDE` at the report's confidence level."""
+    return READING_GUIDE.format(level=level_text(confidence), alpha=round(1 - confidence, 6))
 
 
 def fmt_p(p: float | None) -> str:
@@ -113,30 +124,32 @@ def cells(r: ClaimResult) -> list[str]:
             _paper_half(r), r.verdict_text, r.note]
 
 
-def _legend(resamples: int, seed: int) -> str:
-    return LEGEND.format(resamples=resamples, seed=seed)
+def _legend(resamples: int, seed: int, confidence: float) -> str:
+    z = z_quantile(0.5 + confidence / 2)
+    return LEGEND.format(resamples=resamples, seed=seed, level=level_text(confidence), z=f"{z:.2f}",
+                         q=f"{0.5 + confidence / 2:g}", mdd_z=f"{z + z_quantile(0.8):.2f}")
 
 
 def to_markdown(title: str, results: Sequence[ClaimResult], provenance: Sequence[tuple[str, str]], *,
-                resamples: int, seed: int) -> str:
+                resamples: int, seed: int, confidence: float) -> str:
     """The claims table as Markdown: title, reading guide, table, legend, provenance."""
-    lines = [f"# {title}", "", READING_GUIDE, ""]
-    lines.append("| " + " | ".join(COLUMNS) + " |")
+    lines = [f"# {title}", "", reading_guide(confidence), ""]
+    lines.append("| " + " | ".join(columns(confidence)) + " |")
     align = [":---", ":---", "---:", "---:", "---:", "---:", ":---", "---:", "---:", ":---", ":---"]
     lines.append("| " + " | ".join(align) + " |")
     for r in results:
         row = cells(r)
         row[9] = f"**{row[9]}**"
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
-    lines += ["", _legend(resamples, seed), "", "## Provenance", ""]
+    lines += ["", _legend(resamples, seed, confidence), "", "## Provenance", ""]
     lines += [f"- {label}: {text}" for label, text in provenance]
     return "\n".join(lines) + "\n"
 
 
 def to_latex(title: str, results: Sequence[ClaimResult], provenance: Sequence[tuple[str, str]], *,
-             resamples: int, seed: int) -> str:
+             resamples: int, seed: int, confidence: float) -> str:
     """The claims table as a LaTeX ``table`` (booktabs); notes, legend and provenance in a footnote block."""
-    head = [tex_escape(c) for c in COLUMNS[:-1]]
+    head = [tex_escape(c) for c in columns(confidence)[:-1]]
     lines = [
         "% Generated by `python -m datar claims`; needs \\usepackage{booktabs} and \\usepackage{graphicx}.",
         r"\begin{table}[t]", r"\centering", rf"\caption{{{tex_escape(title)}}}", r"\label{tab:claims}",
@@ -146,11 +159,11 @@ def to_latex(title: str, results: Sequence[ClaimResult], provenance: Sequence[tu
     for r in results:
         lines.append(" & ".join(tex_escape(c) for c in cells(r)[:-1]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}}", "", r"\smallskip", r"\begin{minipage}{\linewidth}\footnotesize"]
-    lines.append(tex_escape(READING_GUIDE.replace("**", "").replace("*", "")) + r"\\")
+    lines.append(tex_escape(reading_guide(confidence).replace("**", "").replace("*", "")) + r"\\")
     for r in results:
         if r.note:
             lines.append(rf"\textit{{{tex_escape(r.claim.id)}}}: {tex_escape(r.note)}\\")
-    lines.append(tex_escape(_legend(resamples, seed)) + r"\\")
+    lines.append(tex_escape(_legend(resamples, seed, confidence)) + r"\\")
     for label, text in provenance:
         lines.append(rf"\textit{{{tex_escape(label)}}}: {tex_escape(text)}\\")
     lines += [r"\end{minipage}", r"\end{table}"]

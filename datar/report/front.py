@@ -13,6 +13,7 @@ from pathlib import Path
 from datar.config import Config
 from datar.errors import DataError
 from datar.io import write_text_atomic
+from datar.report.intervals import level_text
 from datar.report.kind import banner
 from datar.report.metrics import RunMetrics, read_all
 from datar.gitinfo import CodeState, code_state
@@ -83,7 +84,8 @@ def front_page(cfg: Config, runs: Sequence[RunMetrics], *, configfile_args: str)
         + (f" + uncommitted changes ({len(dirty)} run(s), diff {', '.join(_short(d) for d in diffs)})" if dirty else "")
         + f"; pages at {_lit(_code_label(current))}",
         f":Data: {', '.join(versions)}",
-        f":Runs: {len(runs)} (seeds {', '.join(map(str, cfg.seeds))}); 95% intervals: bootstrap over seeds and "
+        f":Runs: {len(runs)} (seeds {', '.join(map(str, cfg.seeds))}); {level_text(cfg.report.confidence)} intervals: "
+        "bootstrap over seeds and "
         f"clips, {cfg.report.bootstrap_resamples:,} resamples",
     ]
     if hashes and hashes != [cfg.sha256]:
@@ -93,7 +95,8 @@ def front_page(cfg: Config, runs: Sequence[RunMetrics], *, configfile_args: str)
     lines += [
         "",
         "**Sections** (menu on the left; the eye button shows an item here). "
-        "**Claims**: each claim of the paper, our paired Δ with 95% CI and p, and a verdict. "
+        f"**Claims**: each claim of the paper, our paired Δ with {level_text(cfg.report.confidence)} CI and p, and a "
+        "verdict. "
         f"**Tables** ({tables}): the paper's numbers beside ours, with chance level and provenance. "
         "**Data**: clips available per dataset. **Figures**: Fig. 1, sampling points, training curves, "
         "per-class accuracy and confusion. Files of record: the .md, .tex and .csv beside each page.",

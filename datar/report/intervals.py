@@ -32,8 +32,8 @@ from statistics import NormalDist
 
 import numpy as np
 
-CONFIDENCE = 0.95
-ALPHA = 0.05
+#: Power of the detectable-difference computation (the test's level is the report's
+#: confidence: ``report.confidence`` in the config, 0.95 by the schema's default).
 POWER = 0.8
 _CHUNK = 256  # bootstrap resamples per block (bounds memory at n_clips x 256 counts)
 
@@ -43,7 +43,12 @@ def z_quantile(q: float) -> float:
     return NormalDist().inv_cdf(q)
 
 
-def binomial_halfwidth(p: float, n: int, *, confidence: float = CONFIDENCE) -> float:
+def level_text(confidence: float) -> str:
+    """``0.95`` -> ``95%``: how a confidence level is printed (interval headers, captions)."""
+    return f"{100 * confidence:g}%"
+
+
+def binomial_halfwidth(p: float, n: int, *, confidence: float) -> float:
     """Half-width (percentage points) of the normal-approximation interval of accuracy ``p`` (%) on ``n`` clips.
 
     ``z · sqrt(p (1 - p) / n)``: 2.3 points at p = 70 % and n = 1,585.
@@ -60,7 +65,7 @@ def unpaired_se(p_a: float, n_a: int, p_b: float, n_b: int) -> float:
     return 100.0 * math.sqrt(fa * (1 - fa) / n_a + fb * (1 - fb) / n_b)
 
 
-def unpaired_halfwidth(p_a: float, n_a: int, p_b: float, n_b: int, *, confidence: float = CONFIDENCE) -> float:
+def unpaired_halfwidth(p_a: float, n_a: int, p_b: float, n_b: int, *, confidence: float) -> float:
     """Half-width (points) of the normal-approximation interval of ``p_a - p_b`` for independent accuracies.
 
     For two models on the same clips the paired interval is narrower (their errors are
@@ -69,12 +74,13 @@ def unpaired_halfwidth(p_a: float, n_a: int, p_b: float, n_b: int, *, confidence
     return z_quantile(0.5 + confidence / 2) * unpaired_se(p_a, n_a, p_b, n_b)
 
 
-def detectable_difference(se: float, *, alpha: float = ALPHA, power: float = POWER) -> float:
-    """Smallest true difference a two-sided level-``alpha`` test detects with probability ``power``.
+def detectable_difference(se: float, *, confidence: float, power: float = POWER) -> float:
+    """Smallest true difference a two-sided test at level ``alpha = 1 - confidence`` detects with probability ``power``.
 
     ``(z_{1-α/2} + z_{power}) · se`` for an estimate with standard error ``se`` (same units):
     2.80 standard errors at α = 0.05 and power 0.8.
     """
+    alpha = 1.0 - confidence
     return (z_quantile(1 - alpha / 2) + z_quantile(power)) * se
 
 
@@ -235,7 +241,7 @@ def bootstrap_samples(hits_a: np.ndarray, hits_b: np.ndarray | None, *, resample
 
 
 def bootstrap_accuracy(hits: np.ndarray, *, resamples: int, seed: int, key: str,
-                       confidence: float = CONFIDENCE) -> Interval:
+                       confidence: float) -> Interval:
     """Hierarchical percentile interval of the seed-averaged accuracy (%) of one model.
 
     Args:
@@ -251,7 +257,7 @@ def bootstrap_accuracy(hits: np.ndarray, *, resamples: int, seed: int, key: str,
 
 
 def bootstrap_delta(hits_a: np.ndarray, hits_b: np.ndarray, *, resamples: int, seed: int, key: str,
-                    confidence: float = CONFIDENCE) -> Interval:
+                    confidence: float) -> Interval:
     """Hierarchical percentile interval of the paired difference A - B (points) on the same clips."""
     a, b = _as_hits(hits_a), _as_hits(hits_b)
     samples = bootstrap_samples(a, b, resamples=resamples, rng=stable_rng(seed, key))
@@ -260,7 +266,7 @@ def bootstrap_delta(hits_a: np.ndarray, hits_b: np.ndarray, *, resamples: int, s
 
 
 def bootstrap_vs_constant(hits: np.ndarray, value: float, n_value: int, *, resamples: int, seed: int, key: str,
-                          confidence: float = CONFIDENCE) -> tuple[Interval, float]:
+                          confidence: float) -> tuple[Interval, float]:
     """Unpaired difference between a model's accuracy and a cited accuracy ``value`` (%) on ``n_value`` clips.
 
     The cited side is resampled parametrically (``Binomial(n_value, value) / n_value``), the

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+from datar.report.intervals import level_text
 from datar.report.provenance import Provenance
 from datar.report.tables import Cell, Row, Table, metric_label
 
@@ -30,10 +31,15 @@ def legend(table: Table) -> str:
     return LEGEND if table.comparable else LEGEND_NOT_COMPARABLE
 
 
+def ci_label(table: Table) -> str:
+    """``95% CI`` at the table's confidence level (``report.confidence``)."""
+    return f"{level_text(table.confidence)} CI"
+
+
 def ci_legend(table: Table) -> str:
     """How the intervals were computed (printed under every table)."""
     resamples, seed = table.bootstrap
-    return (f"95% CI = hierarchical percentile bootstrap of the reproduced mean ({resamples:,} resamples, "
+    return (f"{ci_label(table)} = hierarchical percentile bootstrap of the reproduced mean ({resamples:,} resamples, "
             f"seed {seed}) from the runs' per-clip predictions.csv: each resample draws the seeds with "
             "replacement, then the test clips with replacement (the same clips for every seed), and "
             "averages the seeds' accuracies; so it counts both the test-set and the seed-to-seed variation "
@@ -125,7 +131,7 @@ def _cells(table: Table, row: Row) -> list[str]:
 
 
 def _subcolumns(table: Table) -> list[str]:
-    return ["paper", "reproduced", "95% CI", "Δ"] if table.comparable else ["reproduced", "95% CI"]
+    return ["paper", "reproduced", ci_label(table), "Δ"] if table.comparable else ["reproduced", ci_label(table)]
 
 
 def _header(table: Table) -> list[str]:

@@ -80,7 +80,7 @@ def write_table(
 
 
 def table_metrics_record(table) -> dict:  # noqa: ANN001 - a datar.report.tables.Table
-    """A table's reproduced numbers for ``dvc metrics``: per row and metric, mean, std, n and the 95% CI."""
+    """A table's reproduced numbers for ``dvc metrics``: per row and metric, mean, std, n and the interval (report.confidence)."""
     rows: dict[str, dict] = {}
     for row in table.rows:
         if row.kind != "run":

@@ -3,7 +3,7 @@
 :func:`build_table` is pure: it takes the config, the paper's numbers, the runs' metrics and
 (optionally) their per-clip predictions and returns a :class:`Table`; :mod:`datar.report.render`
 turns it into Markdown, LaTeX and CSV. Every reproduced number in a :class:`Table` is
-computed from metrics files; its 95% interval from the predictions (a hierarchical
+computed from metrics files; its interval (``report.confidence``) from the predictions (a hierarchical
 bootstrap over seeds and clips, :mod:`datar.report.intervals`). A row whose runs are
 missing is "not run", never filled from the paper.
 """
@@ -168,6 +168,7 @@ class Table:
         references: metric -> :class:`Reference` (chance, majority class), for every csv metric.
         notes: lines printed under the title (hidden columns, capped runs, missing predictions).
         bootstrap: ``(resamples, seed)`` of the intervals.
+        confidence: their confidence level (``report.confidence``).
         comparison: whether the table's dataset is the paper's (else no paper numbers, no Δ).
     """
 
@@ -184,7 +185,8 @@ class Table:
     classes: Mapping[str, int | None] = field(default_factory=dict)
     references: Mapping[str, Reference] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
-    bootstrap: tuple[int, int] = (2000, 0)
+    bootstrap: tuple[int, int] = (0, 0)  # build_table sets both from report: (the schema's defaults)
+    confidence: float = 0.0
     comparison: Comparison = Comparison(True)
 
     @property
@@ -245,7 +247,7 @@ def references(metrics: Sequence[str], classes: Mapping[str, int | None],
 
 
 def row_intervals(row_runs: Sequence[RunMetrics], metric: str, predictions: Mapping[tuple[str, str, int], "pd.DataFrame"],
-                  *, resamples: int, seed: int, key: str) -> Interval | None:
+                  *, resamples: int, seed: int, key: str, confidence: float) -> Interval | None:
     """The hierarchical-bootstrap interval of one cell, None if a run lacks predictions or the metric."""
     from datar.report.predictions import hit_matrix
 
@@ -255,7 +257,7 @@ def row_intervals(row_runs: Sequence[RunMetrics], metric: str, predictions: Mapp
     hm = hit_matrix(frames, metric)  # type: ignore[arg-type]
     if hm is None:
         return None
-    return bootstrap_accuracy(hm.hits, resamples=resamples, seed=seed, key=key)
+    return bootstrap_accuracy(hm.hits, resamples=resamples, seed=seed, key=key, confidence=confidence)
 
 
 def table_number(name: str) -> str:
@@ -344,7 +346,7 @@ def build_table(cfg: Config, name: str, paper: PaperNumbers, runs: Iterable[RunM
             ci = None
             if vals and cited is None:
                 ci = row_intervals(row_runs, metric, predictions, resamples=resamples, seed=bseed,
-                                   key=f"{name}/{key}/{metric}")
+                                   key=f"{name}/{key}/{metric}", confidence=cfg.report.confidence)
             cells[metric] = Cell(paper=pval, values=vals, ci=ci)
         rows.append(Row(key=key, label=row_label(key, paper), kind="cited" if cited else "run", cells=cells,
                         runs=() if cited else row_runs, cited=cited))
@@ -386,4 +388,4 @@ def build_table(cfg: Config, name: str, paper: PaperNumbers, runs: Iterable[RunM
     return Table(name=name, title=title, dataset=tcfg.dataset, columns=shown, csv_columns=shown + extra_kept,
                  rows=tuple(rows), demo=demo, configured_seeds=tuple(cfg.seeds), skipped=tuple(skipped),
                  kind=kind, classes=sizes, references=refs, notes=tuple(notes), bootstrap=(resamples, bseed),
-                 comparison=comparison)
+                 confidence=cfg.report.confidence, comparison=comparison)

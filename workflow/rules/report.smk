@@ -32,7 +32,7 @@ rule table:
 
 
 rule claims:
-    """Every quantitative claim of the paper: reproduced Δ (paired), 95% CI, p-value and verdict."""
+    """Every quantitative claim of the paper: reproduced Δ (paired), its interval, p-value and verdict."""
     input:
         metrics=claims_metrics,
         predictions=claims_predictions,
