@@ -5,6 +5,7 @@ from __future__ import annotations
 from datar.cli._args import stage_parser
 from datar.config import load_config
 from datar.features.version import write_data_version
+from datar.runs import version_json
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,5 +15,5 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(args.config)
     cfg.dataset(args.dataset)
     v = write_data_version(cfg.data_dir, args.dataset)
-    print(f"{cfg.data_dir}/{args.dataset}/version.json: data_version {v['data_version']} ({v['n_files']} files)")
+    print(f"{version_json(cfg.data_dir, args.dataset)}: data_version {v['data_version']} ({v['n_files']} files)")
     return 0

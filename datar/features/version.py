@@ -28,6 +28,7 @@ from datar.errors import DataError
 from datar.features.layout import fbank_dir, shard_entries
 from datar.features.shards import read_header, verify_shard
 from datar.io import read_json_object, sha256_bytes, sha256_file, write_json_atomic
+from datar.runs import version_json
 
 
 def data_version(data_dir: str | os.PathLike[str], dataset: str) -> dict[str, Any]:
@@ -82,7 +83,7 @@ def read_version(data_dir: str | os.PathLike[str], dataset: str) -> dict[str, An
     Raises:
         DataError: the file is missing (run the data-version stage) or malformed (named).
     """
-    path = Path(data_dir) / dataset / "version.json"
+    path = Path(version_json(str(data_dir), dataset))
     obj = read_json_object(path, missing=f"not found (run `snakemake {path}`, the data-version stage)")
     if not isinstance(obj.get("data_version"), str) or not isinstance(obj.get("files"), dict):
         raise DataError(f"{path}: needs a 'data_version' string and a 'files' mapping (rerun the data-version stage)")
@@ -112,7 +113,8 @@ def vouched_shards(version: dict[str, Any], data_dir: str | os.PathLike[str], da
         if _content(hdr.metadata) != files[rel]:
             raise DataError(
                 f"{p}: this feature shard is not the one data version {version['data_version'][:12]} lists (it "
-                f"changed after {root / 'version.json'} was written); rerun `snakemake {root / 'version.json'}`")
+                f"changed after {version_json(str(data_dir), dataset)} was written); rerun "
+                f"`snakemake {version_json(str(data_dir), dataset)}`")
         if sizes.get(rel) == Path(p).stat().st_size:
             ok.add(i)
     return ok
@@ -121,5 +123,5 @@ def vouched_shards(version: dict[str, Any], data_dir: str | os.PathLike[str], da
 def write_data_version(data_dir: str | os.PathLike[str], dataset: str) -> dict[str, Any]:
     """Compute :func:`data_version` and write it to ``{data_dir}/{dataset}/version.json``."""
     version = data_version(data_dir, dataset)
-    write_json_atomic(Path(data_dir) / dataset / "version.json", version)
+    write_json_atomic(version_json(str(data_dir), dataset), version)
     return version

@@ -19,6 +19,7 @@ from datar.report.metrics import RunMetrics, read_all
 from datar.gitinfo import CodeState, code_state
 from datar.report.provenance import read_version_file, run_code
 from datar.report.tables import table_number
+from datar.runs import version_json
 
 KIND_WORDS = {
     "paper": "the paper's experiment (config as in the paper)",
@@ -74,7 +75,7 @@ def front_page(cfg: Config, runs: Sequence[RunMetrics], *, configfile_args: str)
     versions = []
     for d in sorted({t.dataset for t in cfg.tables.values()} | set(cfg.datasets)):
         try:
-            v = read_version_file(Path(cfg.data_dir) / d / "version.json")
+            v = read_version_file(Path(version_json(cfg.data_dir, d)))
         except DataError:
             v = "unreadable"
         versions.append(f"{d} {_short(v) if v else 'absent'}")

@@ -23,6 +23,7 @@ from datar.report.availability import read_availability
 from datar.report.metrics import RunMetrics
 from datar.report.paper import PaperNumbers, paper_counts
 from datar.report.tables import Table, row_label
+from datar.runs import availability_file, version_json
 
 _VERSION_KEYS = ("data_version", "version", "sha256", "digest", "hash")
 
@@ -213,7 +214,7 @@ def collect_provenance(cfg: Config, table: Table, paper: PaperNumbers, *, measur
 
     # data version
     versions = _uniq([r.data_version for r in runs])
-    vpath = Path(cfg.data_dir) / table.dataset / "version.json"
+    vpath = Path(version_json(cfg.data_dir, table.dataset))
     try:
         current = read_version_file(vpath)
     except DataError as exc:
@@ -231,7 +232,7 @@ def collect_provenance(cfg: Config, table: Table, paper: PaperNumbers, *, measur
         )
 
     # clips available
-    apath = Path(cfg.results_dir) / "data" / f"{table.dataset}_availability.csv"
+    apath = Path(availability_file(cfg.results_dir, table.dataset, "csv"))
     try:
         avail = read_availability(apath)
     except DataError as exc:

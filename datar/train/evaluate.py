@@ -21,6 +21,7 @@ from datar.checkpoint import model_from_checkpoint, verify_checkpoint
 from datar.config import Config
 from datar.errors import CheckpointError
 from datar.io import write_json_atomic, write_text_atomic
+from datar.runs import version_json
 from datar.train.accuracy import head_metrics
 from datar.train.data import SplitData, load_split, make_loader, resolve_workers
 from datar.train.distributed import DeviceFlag, DistInfo, pick_device
@@ -118,7 +119,7 @@ def evaluate_run(cfg: Config, run: str | os.PathLike[str], *, device: DeviceFlag
     trained_on = payload.get("data_version")
     if trained_on is not None and trained_on != split.data_version:
         raise CheckpointError(f"{ckpt}: trained on data version {str(trained_on)[:12]} but "
-                              f"{Path(cfg.data_dir) / dataset / 'version.json'} is {split.data_version[:12]}: "
+                              f"{version_json(cfg.data_dir, dataset)} is {split.data_version[:12]}: "
                               "retrain it on this data (rerun its train job)")
     if split.dataset.frame_shape != (int(payload["target_length"]), int(payload["num_mel_bins"])):
         raise CheckpointError(f"{ckpt}: trained on {payload['target_length']} x {payload['num_mel_bins']} "

@@ -49,6 +49,7 @@ from datar.features.version import read_version
 from datar.fingerprint import verb_fingerprint
 from datar.gitinfo import code_state
 from datar.io import write_json_atomic, write_text_atomic
+from datar.runs import version_json
 from datar.models import VARIANTS, build_model, model_options
 from datar.train import state as st
 from datar.train.data import SeededItems, SplitData, load_split, make_loader, resolve_workers
@@ -228,7 +229,7 @@ class Trainer:
         self.train_data = load_split(cfg, spec.dataset, "train", train=True)
         assert self.train_data is not None
         if self.train_data.data_version != self.data_version:
-            raise DataError(f"{Path(cfg.data_dir) / spec.dataset / 'version.json'}: the data version changed while "
+            raise DataError(f"{version_json(cfg.data_dir, spec.dataset)}: the data version changed while "
                             "the run started; rerun it")
         self.val_data = load_split(cfg, spec.dataset, "val", train=False, required=False)
         self.heads = self.train_data.heads

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from datar.runs import version_json
 from datar.config import Config
 from datar.errors import DataError
 from datar.io import read_json_object
@@ -62,7 +63,7 @@ def check_data_versions(cfg: Config, root: str | Path = ".") -> list[VersionMism
     data_dir, results = root / cfg.data_dir, root / cfg.results_dir
     problems: list[VersionMismatch] = []
     for ds in sorted(cfg.datasets):
-        vpath = data_dir / ds / "version.json"
+        vpath = root / version_json(cfg.data_dir, ds)
         if not vpath.is_file():
             continue
         recorded = _json(vpath).get("data_version")

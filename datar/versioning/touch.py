@@ -19,12 +19,12 @@ from pathlib import Path
 
 from datar.config import Config
 from datar.errors import DataError
-from datar.runs import final_targets
+from datar.runs import final_targets, version_json
 
 def existing_targets(cfg: Config, root: str | Path = ".") -> list[str]:
     """Workflow targets present under ``root``: data versions, runs' metrics and what ``all`` builds."""
     root = Path(root)
-    candidates = [f"{cfg.data_dir}/{ds}/version.json" for ds in sorted(cfg.datasets)]
+    candidates = [version_json(cfg.data_dir, ds) for ds in sorted(cfg.datasets)]
     for ds in sorted(cfg.datasets):
         candidates += sorted(p.relative_to(root).as_posix()
                              for p in (root / cfg.results_dir / "runs" / ds).glob("*/seed*/metrics.json"))

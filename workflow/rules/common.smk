@@ -158,24 +158,24 @@ def archive_indexes(wildcards):
         return []
     out = []
     for key in _archives(wildcards.dataset):
-        out += [f"{DATA}/{wildcards.dataset}/archives/{key}.tar", f"{DATA}/{wildcards.dataset}/archives/{key}.json"]
+        out += [runs.archive_file(DATA, wildcards.dataset, key, kind) for kind in ("tar", "json")]
     return out
 
 
 def status_files(wildcards):
-    return [f"{DATA}/{wildcards.dataset}/clips/{s}.status.csv" for s in shard_names(wildcards.dataset)]
+    return [runs.clip_file(DATA, wildcards.dataset, s, "status.csv") for s in shard_names(wildcards.dataset)]
 
 
 def valid_files(wildcards):
-    return [f"{DATA}/{wildcards.dataset}/clips/{s}.valid.csv" for s in shard_names(wildcards.dataset)]
+    return [runs.clip_file(DATA, wildcards.dataset, s, "valid.csv") for s in shard_names(wildcards.dataset)]
 
 
 def fbank_files(wildcards):
-    return [f"{DATA}/{wildcards.dataset}/fbank/{s}.safetensors" for s in shard_names(wildcards.dataset)]
+    return [runs.fbank_shard(DATA, wildcards.dataset, s) for s in shard_names(wildcards.dataset)]
 
 
 def train_fbank_files(wildcards):
-    return [f"{DATA}/{wildcards.dataset}/fbank/{s}.safetensors" for s in shard_names(wildcards.dataset, "train")]
+    return [runs.fbank_shard(DATA, wildcards.dataset, s) for s in shard_names(wildcards.dataset, "train")]
 
 
 # ----------------------------------------------------------------- runs, tables, figures
@@ -201,7 +201,7 @@ def claims_predictions(wildcards):
 
 
 def claims_availability(wildcards):
-    return [f"{RESULTS}/data/{d}_availability.csv" for d in runs.table_datasets(CFG)]
+    return [runs.availability_file(RESULTS, d, "csv") for d in runs.table_datasets(CFG)]
 
 
 def table_labels(wildcards):
@@ -226,11 +226,11 @@ def class_labels(wildcards):
 
 
 def front_versions(wildcards):
-    return [f"{DATA}/{d}/version.json" for d in runs.table_datasets(CFG)]
+    return [runs.version_json(DATA, d) for d in runs.table_datasets(CFG)]
 
 
 def front_tables(wildcards):
-    return [f"{RESULTS}/tables/{t}.csv" for t in TABLES] + [f"{RESULTS}/tables/claims.csv"]
+    return [runs.table_file(RESULTS, t, "csv") for t in [*TABLES, "claims"]]
 
 
 def configfile_args(wildcards):
@@ -241,11 +241,11 @@ def configfile_args(wildcards):
 
 
 def table_availability(wildcards):
-    return f"{RESULTS}/data/{CFG.tables[wildcards.table].dataset}_availability.csv"
+    return runs.availability_file(RESULTS, CFG.tables[wildcards.table].dataset, "csv")
 
 
 def table_version(wildcards):
-    return f"{DATA}/{CFG.tables[wildcards.table].dataset}/version.json"
+    return runs.version_json(DATA, CFG.tables[wildcards.table].dataset)
 
 
 def fig1_checkpoint(wildcards):

@@ -41,9 +41,9 @@ checkpoint manifest:
     input:
         manifest_sources,
     output:
-        manifest=f"{DATA}/{{dataset}}/manifest.csv",
-        shards=f"{DATA}/{{dataset}}/shards.json",
-        classes=f"{DATA}/{{dataset}}/classes.json",
+        manifest=runs.manifest_csv(DATA, "{dataset}"),
+        shards=runs.shards_json(DATA, "{dataset}"),
+        classes=runs.classes_json(DATA, "{dataset}"),
     log:
         f"{RESULTS}/logs/manifest/{{dataset}}.log",
     params:
@@ -62,14 +62,14 @@ rule archive:
     """One archive of a local copy (local_source.archives), read once as a stream: the members the
     manifest wants, decoded to FLAC into the archive's audio store; nothing is extracted."""
     input:
-        manifest=f"{DATA}/{{dataset}}/manifest.csv",
+        manifest=runs.manifest_csv(DATA, "{dataset}"),
         archive=archive_file,
     output:
         # temporary: deleted once every shard job of the dataset has copied its clips (the shards
         # are the data of record); a shard job forced again later rereads the archive. Keep them
         # with --notemp. A clone that pulled the shards (DVC) never needs the archives.
-        store=temp(f"{DATA}/{{dataset}}/archives/{{archive}}.tar"),
-        index=temp(f"{DATA}/{{dataset}}/archives/{{archive}}.json"),
+        store=temp(runs.archive_file(DATA, "{dataset}", "{archive}", "tar")),
+        index=temp(runs.archive_file(DATA, "{dataset}", "{archive}", "json")),
     log:
         f"{RESULTS}/logs/archive/{{dataset}}/{{archive}}.log",
     params:
@@ -90,12 +90,12 @@ rule download:
     recorded in the status csv, not fatal. Exits 2 when YouTube keeps refusing (circuit
     breaker, download.max_consecutive_blocked); finished clips are kept and a rerun carries on."""
     input:
-        manifest=f"{DATA}/{{dataset}}/manifest.csv",
+        manifest=runs.manifest_csv(DATA, "{dataset}"),
         local_copy=rehearsal_files,
         archives=archive_indexes,
     output:
-        tar=f"{DATA}/{{dataset}}/clips/{{shard}}.tar",
-        status=f"{DATA}/{{dataset}}/clips/{{shard}}.status.csv",
+        tar=runs.clip_file(DATA, "{dataset}", "{shard}", "tar"),
+        status=runs.clip_file(DATA, "{dataset}", "{shard}", "status.csv"),
     log:
         f"{RESULTS}/logs/download/{{dataset}}/{{shard}}.log",
     params:
@@ -114,10 +114,10 @@ rule download:
 rule validate:
     """Decode every clip and check rate, channels, duration and silence."""
     input:
-        tar=f"{DATA}/{{dataset}}/clips/{{shard}}.tar",
-        status=f"{DATA}/{{dataset}}/clips/{{shard}}.status.csv",
+        tar=runs.clip_file(DATA, "{dataset}", "{shard}", "tar"),
+        status=runs.clip_file(DATA, "{dataset}", "{shard}", "status.csv"),
     output:
-        f"{DATA}/{{dataset}}/clips/{{shard}}.valid.csv",
+        runs.clip_file(DATA, "{dataset}", "{shard}", "valid.csv"),
     log:
         f"{RESULTS}/logs/validate/{{dataset}}/{{shard}}.log",
     params:
@@ -134,14 +134,14 @@ rule validate:
 rule availability:
     """Per split: rows, downloaded, valid, reasons, beside the paper's counts."""
     input:
-        manifest=f"{DATA}/{{dataset}}/manifest.csv",
+        manifest=runs.manifest_csv(DATA, "{dataset}"),
         status=status_files,
         valid=valid_files,
         paper=PAPER,  # the paper's counts beside ours
     output:
-        md=f"{RESULTS}/data/{{dataset}}_availability.md",  # the report shows its HTML page (report.smk)
-        csv=f"{RESULTS}/data/{{dataset}}_availability.csv",
-        clips=f"{RESULTS}/data/{{dataset}}_clips.csv",  # clip_id, split, status: commit or publish it
+        md=runs.availability_file(RESULTS, "{dataset}", "md"),  # the report shows its HTML page (report.smk)
+        csv=runs.availability_file(RESULTS, "{dataset}", "csv"),
+        clips=runs.clip_list_csv(RESULTS, "{dataset}"),  # clip_id, split, status: commit or publish it
     log:
         f"{RESULTS}/logs/availability/{{dataset}}.log",
     params:

@@ -4,12 +4,12 @@
 rule fbank:
     """AST's fbank for the valid clips of one shard, as one float16 safetensors file."""
     input:
-        tar=f"{DATA}/{{dataset}}/clips/{{shard}}.tar",
-        valid=f"{DATA}/{{dataset}}/clips/{{shard}}.valid.csv",
-        manifest=f"{DATA}/{{dataset}}/manifest.csv",
-        classes=f"{DATA}/{{dataset}}/classes.json",
+        tar=runs.clip_file(DATA, "{dataset}", "{shard}", "tar"),
+        valid=runs.clip_file(DATA, "{dataset}", "{shard}", "valid.csv"),
+        manifest=runs.manifest_csv(DATA, "{dataset}"),
+        classes=runs.classes_json(DATA, "{dataset}"),
     output:
-        f"{DATA}/{{dataset}}/fbank/{{shard}}.safetensors",
+        runs.fbank_shard(DATA, "{dataset}", "{shard}"),
     log:
         f"{RESULTS}/logs/fbank/{{dataset}}/{{shard}}.log",
     params:
@@ -29,7 +29,7 @@ rule stats:
     input:
         train_fbank_files,
     output:
-        f"{DATA}/{{dataset}}/fbank/stats.json",
+        runs.stats_json(DATA, "{dataset}"),
     log:
         f"{RESULTS}/logs/stats/{{dataset}}.log",
     params:
@@ -44,12 +44,12 @@ rule stats:
 rule data_version:
     """Hashes of the manifest, classes, every feature shard and the stats: the data version."""
     input:
-        manifest=f"{DATA}/{{dataset}}/manifest.csv",
-        classes=f"{DATA}/{{dataset}}/classes.json",
+        manifest=runs.manifest_csv(DATA, "{dataset}"),
+        classes=runs.classes_json(DATA, "{dataset}"),
         shards=fbank_files,
-        stats=f"{DATA}/{{dataset}}/fbank/stats.json",
+        stats=runs.stats_json(DATA, "{dataset}"),
     output:
-        f"{DATA}/{{dataset}}/version.json",
+        runs.version_json(DATA, "{dataset}"),
     log:
         f"{RESULTS}/logs/data_version/{{dataset}}.log",
     params:

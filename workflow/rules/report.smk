@@ -11,12 +11,12 @@ rule table:
         version=table_version,
         paper=PAPER,
     output:
-        md=f"{RESULTS}/tables/{{table}}.md",
-        tex=f"{RESULTS}/tables/{{table}}.tex",
-        csv=f"{RESULTS}/tables/{{table}}.csv",
-        html=report(f"{RESULTS}/tables/{{table}}.html", caption="../report/table.rst", category="Tables",
+        md=runs.table_file(RESULTS, "{table}", "md"),
+        tex=runs.table_file(RESULTS, "{table}", "tex"),
+        csv=runs.table_file(RESULTS, "{table}", "csv"),
+        html=report(runs.table_file(RESULTS, "{table}", "html"), caption="../report/table.rst", category="Tables",
                     labels=table_labels),
-        metrics=f"{RESULTS}/metrics/{{table}}.json",  # dvc metrics (dvc.yaml)
+        metrics=runs.table_metrics_file(RESULTS, "{table}"),  # dvc metrics (dvc.yaml)
     log:
         f"{RESULTS}/logs/table/{{table}}.log",
     params:
@@ -39,12 +39,12 @@ rule claims:
         availability=claims_availability,
         paper=PAPER,
     output:
-        md=f"{RESULTS}/tables/claims.md",
-        tex=f"{RESULTS}/tables/claims.tex",
-        csv=f"{RESULTS}/tables/claims.csv",
-        html=report(f"{RESULTS}/tables/claims.html", caption="../report/claims.rst", category="Claims",
+        md=runs.table_file(RESULTS, "claims", "md"),
+        tex=runs.table_file(RESULTS, "claims", "tex"),
+        csv=runs.table_file(RESULTS, "claims", "csv"),
+        html=report(runs.table_file(RESULTS, "claims", "html"), caption="../report/claims.rst", category="Claims",
                     labels={"table": "claims", "what": "every quantitative claim of the paper, with a verdict"}),
-        metrics=f"{RESULTS}/metrics/claims.json",  # dvc metrics (dvc.yaml)
+        metrics=runs.table_metrics_file(RESULTS, "claims"),  # dvc metrics (dvc.yaml)
     log:
         f"{RESULTS}/logs/claims.log",
     params:
@@ -62,7 +62,7 @@ rule claims:
 rule availability_page:
     """The availability report as a self-contained HTML page (the report shows it inline)."""
     input:
-        f"{RESULTS}/data/{{dataset}}_availability.md",
+        runs.availability_file(RESULTS, "{dataset}", "md"),
     output:
         report(f"{RESULTS}/report/{{dataset}}_availability.html", caption="../report/availability.rst",
                category="Data", labels=dataset_labels),
@@ -102,9 +102,9 @@ rule figure_classes:
     input:
         class_predictions,
     output:
-        png=report(f"{RESULTS}/figures/classes/{{dataset}}/{{variant}}.png", caption="../report/classes.rst",
+        png=report(runs.figure_file(RESULTS, "classes/{dataset}/{variant}.png"), caption="../report/classes.rst",
                    category="Figures", subcategory="Per-class accuracy and confusion", labels=class_labels),
-        csv=f"{RESULTS}/figures/classes/{{dataset}}/{{variant}}.csv",
+        csv=runs.figure_file(RESULTS, "classes/{dataset}/{variant}.csv"),
     log:
         f"{RESULTS}/logs/figures/classes/{{dataset}}/{{variant}}.log",
     params:
@@ -123,9 +123,9 @@ rule figure_adaptor:
     input:
         checkpoint=fig1_checkpoint,
     output:
-        png=report(f"{RESULTS}/figures/fig1_adaptor.png", caption="../report/fig1.rst", category="Figures",
+        png=report(runs.figure_file(RESULTS, "fig1_adaptor.png"), caption="../report/fig1.rst", category="Figures",
                    subcategory="Fig. 1 and sampling points", labels={"figure": "Fig. 1: input adaptor"}),
-        pdf=f"{RESULTS}/figures/fig1_adaptor.pdf",
+        pdf=runs.figure_file(RESULTS, "fig1_adaptor.pdf"),
     log:
         f"{RESULTS}/logs/figures/fig1_adaptor.log",
     params:
@@ -145,9 +145,9 @@ rule figure_deform:
     input:
         checkpoint=fig1_checkpoint,
     output:
-        png=report(f"{RESULTS}/figures/deform_points.png", caption="../report/deform.rst", category="Figures",
+        png=report(runs.figure_file(RESULTS, "deform_points.png"), caption="../report/deform.rst", category="Figures",
                    subcategory="Fig. 1 and sampling points", labels={"figure": "deformable sampling points"}),
-        pdf=f"{RESULTS}/figures/deform_points.pdf",
+        pdf=runs.figure_file(RESULTS, "deform_points.pdf"),
     log:
         f"{RESULTS}/logs/figures/deform_points.log",
     params:
@@ -167,10 +167,10 @@ rule figure_curves:
     input:
         curve_logs,
     output:
-        png=report(f"{RESULTS}/figures/curves_{{dataset}}.png", caption="../report/curves.rst", category="Figures",
+        png=report(runs.figure_file(RESULTS, "curves_{dataset}.png"), caption="../report/curves.rst", category="Figures",
                    subcategory="Training curves", labels=dataset_labels),
-        pdf=f"{RESULTS}/figures/curves_{{dataset}}.pdf",
-        csv=f"{RESULTS}/plots/curves_{{dataset}}.csv",  # dvc plots (dvc.yaml)
+        pdf=runs.figure_file(RESULTS, "curves_{dataset}.pdf"),
+        csv=runs.curves_file(RESULTS, "{dataset}"),  # dvc plots (dvc.yaml)
     log:
         f"{RESULTS}/logs/figures/curves_{{dataset}}.log",
     params:

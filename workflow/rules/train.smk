@@ -6,12 +6,12 @@ rule train:
     """Train one variant with one seed; resumes from last.ckpt after a kill or preemption."""
     input:
         shards=fbank_files,
-        stats=f"{DATA}/{{dataset}}/fbank/stats.json",
-        version=f"{DATA}/{{dataset}}/version.json",
+        stats=runs.stats_json(DATA, "{dataset}"),
+        version=runs.version_json(DATA, "{dataset}"),
         weights=pretrained_weights,  # model.pretrained.<family>: a replaced file retrains
     output:
-        checkpoint=f"{RESULTS}/runs/{{dataset}}/{{variant}}/seed{{seed}}/checkpoint.pt",
-        log_csv=f"{RESULTS}/runs/{{dataset}}/{{variant}}/seed{{seed}}/log.csv",
+        checkpoint=runs.run_file(RESULTS, "{dataset}", "{variant}", "{seed}", "checkpoint.pt"),
+        log_csv=runs.run_file(RESULTS, "{dataset}", "{variant}", "{seed}", "log.csv"),
     log:
         f"{RESULTS}/logs/train/{{dataset}}/{{variant}}/seed{{seed}}.log",
     params:
@@ -35,12 +35,12 @@ rule train:
 rule evaluate:
     """Test-split metrics (top-1/top-5; verb/noun/action for EPIC) and per-clip predictions."""
     input:
-        checkpoint=f"{RESULTS}/runs/{{dataset}}/{{variant}}/seed{{seed}}/checkpoint.pt",
+        checkpoint=runs.run_file(RESULTS, "{dataset}", "{variant}", "{seed}", "checkpoint.pt"),
         shards=fbank_files,
-        version=f"{DATA}/{{dataset}}/version.json",
+        version=runs.version_json(DATA, "{dataset}"),
     output:
-        metrics=f"{RESULTS}/runs/{{dataset}}/{{variant}}/seed{{seed}}/metrics.json",
-        predictions=f"{RESULTS}/runs/{{dataset}}/{{variant}}/seed{{seed}}/predictions.csv",
+        metrics=runs.run_file(RESULTS, "{dataset}", "{variant}", "{seed}", "metrics.json"),
+        predictions=runs.run_file(RESULTS, "{dataset}", "{variant}", "{seed}", "predictions.csv"),
     log:
         f"{RESULTS}/logs/evaluate/{{dataset}}/{{variant}}/seed{{seed}}.log",
     params:
