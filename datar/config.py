@@ -381,15 +381,6 @@ def _check_references(cfg: Config, origin: Origin) -> None:
                                                    f"use one of: {datasets}")
     for dname, ds in cfg.datasets.items():
         key = ("datasets", dname)
-        if ds.format == "epic100" and not ds.video_source and ds.audio_source is None:
-            raise fail((*key, "video_source"), "required for format epic100 in {where} (or audio_source); set it "
-                                               "to the directory of your EPIC-KITCHENS videos, or audio_source to "
-                                               "the EPIC audio HDF5 file")
-        if ds.format == "kinetics400" and not ds.classes:
-            raise fail((*key, "classes"), "required for format kinetics400 in {where}; list the Kinetics-Sounds "
-                                          "classes (config/config.yaml has the 32-class list)")
-        if ds.format == "epic100" and tuple(ds.heads) != ("verb", "noun"):
-            raise fail((*key, "heads"), "format epic100 has heads [verb, noun] in {where}; set heads: [verb, noun]")
         for i, src in enumerate(ds.sources):
             if src.mirrors and src.path is not None:
                 raise fail((*key, "sources", str(i), "mirrors"), "only a url source has mirrors (in {where}); "

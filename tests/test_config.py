@@ -213,11 +213,29 @@ def test_missing_file_is_named(tmp_path):
         load_config(tmp_path / "nope.yaml")
 
 
-def test_epic_needs_video_source():
+def test_each_format_checks_what_it_needs_of_the_config():
+    """The format modules' own rules (datar.data.formats), run where the workflow loads."""
+    from datar.data.formats import check_datasets
+
     raw = copy.deepcopy(_raw("config.yaml"))
     del raw["datasets"]["epic100"]["video_source"]
-    with pytest.raises(ConfigError, match="datasets.epic100.video_source"):
-        config_from_mapping(raw)
+    with pytest.raises(ConfigError, match="datasets.epic100.video_source: required for format epic100"):
+        check_datasets(config_from_mapping(raw))
+    raw = copy.deepcopy(_raw("config.yaml"))
+    raw["datasets"]["kinetics_sounds"].pop("classes")
+    with pytest.raises(ConfigError, match="datasets.kinetics_sounds.classes: required for format kinetics400"):
+        check_datasets(config_from_mapping(raw))
+    raw = copy.deepcopy(_raw("config.yaml"))
+    raw["datasets"]["epic100"]["heads"] = ["verb"]
+    with pytest.raises(ConfigError, match=r"datasets.epic100.heads: format epic100 has heads \[verb, noun\]"):
+        check_datasets(config_from_mapping(raw))
+
+
+def test_the_schema_lists_exactly_the_registered_formats():
+    from datar.data.formats import FORMATS
+    from datar.schema import schema
+
+    assert schema()["$defs"]["dataset"]["properties"]["format"]["enum"] == list(FORMATS)
 
 
 def test_model_settings_default_to_dats_values_and_reach_build_model():

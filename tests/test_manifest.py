@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from datar.__main__ import main as datar_main
 from datar.config import Config, config_from_mapping
-from datar.data.manifest import BadRow, check_clip_id, check_source, make_manifest, val_draw
+from datar.data.manifest import make_manifest, val_draw
+from datar.data.rows import BadRow, check_clip_id, check_source
 from datar.errors import ConfigError, ManifestError
 
 REPO = Path(__file__).resolve().parent.parent

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from datar.config import LocalSourceConfig
 from datar.data.file_urls import file_url_to_path
-from datar.data.manifest import YOUTUBE_ID
+from datar.data.rows import YOUTUBE_ID
 from datar.data.shard_rows import ClipRow
 from datar.errors import ConfigError
 

@@ -40,7 +40,8 @@ from datar.config import Config, DatasetConfig
 from datar.data.demo import (CONTENT_FRACTION, FFMPEG, PATTERNS, SOURCES, background, pattern_events, raw_input,
                              render_source, run_ffmpeg)
 from datar.data.local_source import fill_template, template_path
-from datar.data.manifest import Entry, Manifest, build_manifest
+from datar.data.manifest import Manifest, build_manifest
+from datar.data.rows import Entry
 from datar.data.shard_rows import ClipRow
 from datar.data.sources import resolve_source
 from datar.errors import ConfigError

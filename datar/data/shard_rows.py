@@ -12,7 +12,7 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from datar.data import manifest as manifest_checks
+from datar.data import rows as manifest_checks
 from datar.errors import ManifestError
 
 MANIFEST_COLUMNS: tuple[str, ...] = ("clip_id", "source", "start", "end", "split", "shard")
@@ -51,7 +51,7 @@ def source_url(source: str, *, allowed: tuple[str, ...], where: str) -> tuple[st
     """Turn a manifest ``source`` into ``(scheme, url)``; schemes are checked against ``allowed``.
 
     An 11-character YouTube id has scheme ``youtube``; otherwise the URL's own scheme. The
-    checks are the manifest stage's own (``datar.data.manifest.check_source``): no shell
+    checks are the manifest stage's own (``datar.data.rows.check_source``): no shell
     characters, no ``..`` segments, no credentials, file URLs local only; a local path is
     returned as its percent-encoded file URL.
 

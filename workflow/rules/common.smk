@@ -22,6 +22,7 @@ import sys
 from datar import launch, runs
 from datar.config import config_from_mapping, config_sha256, write_resolved_config
 from datar.data.archives import list_archives
+from datar.data.formats import check_datasets
 from datar.errors import ConfigError
 from datar.features.layout import shard_names as _shard_names
 from datar.fingerprint import verb_fingerprint as code_of
@@ -44,6 +45,7 @@ try:
     CFG = config_from_mapping(
         config, origin=config_sources(workflow.configfiles, workflow.config_settings.config)
     )
+    check_datasets(CFG)  # what each dataset's format requires of its config (datar.data.formats)
 except ConfigError as exc:
     print(f"error: {exc}", file=sys.stderr)
     sys.exit(2)
