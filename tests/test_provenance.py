@@ -17,7 +17,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import REPO, code_copy, one_dataset_config, planned_rules, run_snakemake, write_config
+from conftest import REPO, code_copy, one_dataset_config, planned_rules, run_snakemake, work_copy, write_config
 from datar import fingerprint as fp
 from datar.errors import ConfigError
 from datar.io import sha256_file
@@ -77,8 +77,9 @@ def _tiny_dat_weights(path: Path, seed: int = 0) -> Path:
 
 
 @pytest.fixture(scope="module")
-def clone_run(tmp_path_factory):
-    """One pretrained run of DATAR + its Table 4, made in a code copy with an uncommitted change."""
+def clone_run(tmp_path_factory, kinetics_data):
+    """One pretrained run of DATAR + its Table 4, made in a code copy with an uncommitted change
+    (on a copy of the session's built data: the code copy computes the same data jobs)."""
     root = tmp_path_factory.mktemp("provenance")
     code = code_copy(root / "code")
     render = code / "datar" / "report" / "render.py"
@@ -86,10 +87,10 @@ def clone_run(tmp_path_factory):
     weights = _tiny_dat_weights(root / "dat_tiny_in1k_224.pth")
     raw = one_dataset_config(["datar"])
     raw["model"]["pretrained"] = {"dat": str(weights), "ast": None}
-    work = root / "work"
-    work.mkdir()
+    work = work_copy(kinetics_data, root / "work")
     cfg = write_config(work / "cfg.yaml", raw)
-    run_snakemake(work, cfg, "--cores", "2", "results/tables/table4.md", code=code, timeout=900)
+    proc = run_snakemake(work, cfg, "--cores", "2", "results/tables/table4.md", code=code, timeout=900)
+    assert "rule download" not in proc.stdout + proc.stderr, "the copied data was rebuilt"
     return root, code, work, cfg, weights
 
 

@@ -1,7 +1,8 @@
 """A run is its config and its data: other parses cannot change the one, changed data retrains.
 
 Both scenarios of issue 13, as a user met them, on a real Snakemake run of a one-dataset
-config (config/test.yaml cut to Kinetics-Sounds and a two- or one-row Table 4).
+config (config/test.yaml cut to Kinetics-Sounds and a two- or one-row Table 4), each targeting
+Table 4 (its runs) on a copy of the session's built Kinetics-Sounds data (conftest.kinetics_data).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SNAKEMAKE, one_dataset_config, run_snakemake, write_config
+from conftest import REPO, SNAKEMAKE, one_dataset_config, run_snakemake, work_copy, write_config
 from datar.config import load_config
 
 pytestmark = pytest.mark.slow
@@ -23,8 +24,12 @@ def _runs(work: Path) -> list[Path]:
     return sorted((work / "results/runs/kinetics_sounds").glob("*/seed*"))
 
 
-def test_a_parse_with_another_config_leaves_running_jobs_their_own(tmp_path):
+TARGET = "results/tables/table4.md"
+
+
+def test_a_parse_with_another_config_leaves_running_jobs_their_own(kinetics_data, tmp_path):
     """Dry-run and lint another config while a run goes on: every job reads the run's config."""
+    work_copy(kinetics_data, tmp_path)
     mine = write_config(tmp_path / "mine.yaml", one_dataset_config(["dat_fixed", "datar"]))
     other_raw = one_dataset_config(["dat_fixed", "datar"])
     other_raw["name"] = "other"
@@ -34,7 +39,7 @@ def test_a_parse_with_another_config_leaves_running_jobs_their_own(tmp_path):
 
     first = subprocess.Popen(
         [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile", str(mine),
-         "--cores", "1", "all"],
+         "--cores", "1", TARGET],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
@@ -45,7 +50,7 @@ def test_a_parse_with_another_config_leaves_running_jobs_their_own(tmp_path):
             assert first.poll() is None, first.stdout.read() if first.stdout else ""
             assert time.monotonic() < deadline, "no training job started"
             time.sleep(0.2)
-        run_snakemake(tmp_path, other, "-n", "--cores", "1", "all")
+        run_snakemake(tmp_path, other, "-n", "--cores", "1", TARGET)
         run_snakemake(tmp_path, other, "--lint", check=False)
         parsed = time.time()
     finally:
@@ -62,11 +67,12 @@ def test_a_parse_with_another_config_leaves_running_jobs_their_own(tmp_path):
         assert metrics["config_sha256"] == want, f"{run}: evaluated with another config"
 
 
-def test_changed_data_retrains_and_tables_name_the_new_data_version(tmp_path):
-    """Lower validate.min_duration_fraction after a first `all`: the short clip becomes valid."""
+def test_changed_data_retrains_and_tables_name_the_new_data_version(kinetics_data, tmp_path):
+    """Lower validate.min_duration_fraction after a first run: the short clip becomes valid."""
+    work_copy(kinetics_data, tmp_path)
     raw = one_dataset_config(["datar"])
     cfg = write_config(tmp_path / "cfg.yaml", raw)
-    run_snakemake(tmp_path, cfg, "--cores", "2", "all", timeout=1500)
+    run_snakemake(tmp_path, cfg, "--cores", "2", TARGET, timeout=1500)
     version_file = tmp_path / "data/kinetics_sounds/version.json"
     old = json.loads(version_file.read_text())["data_version"]
     run = tmp_path / "results/runs/kinetics_sounds/datar/seed0"
@@ -74,7 +80,7 @@ def test_changed_data_retrains_and_tables_name_the_new_data_version(tmp_path):
 
     raw["validate"]["min_duration_fraction"] = 0.1
     write_config(cfg, raw)
-    proc = run_snakemake(tmp_path, cfg, "--cores", "2", "all", timeout=1500, check=False)
+    proc = run_snakemake(tmp_path, cfg, "--cores", "2", TARGET, timeout=1500, check=False)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-8000:]
 
     new = json.loads(version_file.read_text())["data_version"]
