@@ -584,35 +584,42 @@ def test_shard_rows_refuse_what_the_manifest_stage_refuses(tmp_path: Path, data:
         read_shard_rows(path, SHARD, allowed_schemes=tuple(ALL_SCHEMES))
 
 
-def test_download_verb_never_hands_a_manifest_value_to_a_shell(tmp_path: Path) -> None:
-    """A source full of shell syntax that slips past the reader reaches yt-dlp as data only.
+def test_the_argument_builders_hand_hostile_values_to_yt_dlp_and_ffmpeg_as_data(tmp_path: Path, monkeypatch) -> None:
+    """Shell syntax reaches the layers that build yt-dlp's and ffmpeg's argument lists, past the
+    reader's checks, and stays data: no shell ever runs it.
 
-    The URL points at a closed port on 127.0.0.1; whether the reader refuses the row
-    (ManifestError) or the clip is recorded unavailable, no file named by the shell payload
-    exists anywhere afterwards.
+    yt-dlp gets a URL full of ``$(...)``, backquotes and ``;`` (pointing at a closed port, so the
+    fetch fails); ffmpeg (probe, convert, in-place cut, archive-member decode) gets a real audio
+    file whose *name* carries the same payload, and decodes it. The payload would create the file
+    ``PWNED`` in the working directory; nothing does.
     """
-    from datar.config import config_from_mapping
-    from datar.data.download import download_shard
+    import numpy as np
+    import soundfile
 
-    canary = tmp_path / "PWNED"
+    from datar.config import config_from_mapping
+    from datar.data.archives import decode_member
+    from datar.data.ffmpeg_audio import convert_to_flac, probe_audio
+    from datar.data.local_cut import Cut, Span, cut_span
+    from datar.data.ytdlp import FetchFailure, fetch
+
+    monkeypatch.chdir(tmp_path)
+    payload = "x$(touch${IFS}PWNED)`touch${IFS}PWNED`;touch${IFS}PWNED|touch PWNED&&touch PWNED"
     raw = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
-    raw["data_dir"] = str(tmp_path / "data")
-    raw["download"].update(retries=0, backoff_seconds=0.01, socket_timeout=2, workers=1,
-                           allowed_schemes=["http"])
+    raw["download"].update(retries=0, backoff_seconds=0.01, socket_timeout=2, workers=1)
     cfg = config_from_mapping(raw)
-    payload = f"http://127.0.0.1:9/x$(touch${{IFS}}{canary})`touch${{IFS}}{canary}`;touch${{IFS}}{canary}"
-    _hand_manifest(tmp_path, [["clip0", payload, "0", "1"]])
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        try:
-            download_shard(cfg, "vggsound", SHARD)
-        except ManifestError:
-            pass
-    finally:
-        os.chdir(cwd)
-    assert not canary.exists()
-    assert not list(tmp_path.rglob("PWNED*"))
+    for section in (None, (0.0, 1.0)):
+        with pytest.raises(FetchFailure):
+            fetch(f"http://127.0.0.1:9/{payload}", out_dir=tmp_path / "dl", dcfg=cfg.download, section=section)
+    hostile = tmp_path / f"{payload}.wav"
+    soundfile.write(hostile, (0.1 * np.sin(np.arange(16000) / 5.0)).astype("float32"), 16000)
+    assert probe_audio(hostile).duration == pytest.approx(1.0, abs=0.01)
+    convert_to_flac(hostile, tmp_path / f"{payload}.flac", sample_rate=16000, start=0.1, duration=0.5)
+    out = tmp_path / f"cut-{payload}.flac"
+    (res,) = cut_span(hostile, Span(start=0.0, end=1.0, cuts=(Cut("c", 0.2, 0.7, out),)), sample_rate=16000)
+    assert res.samples == 8000 and out.is_file()
+    pcm, error = decode_member(hostile.read_bytes(), start=0.0, end=None, sample_rate=16000)
+    assert not error and pcm.size == 16000
+    assert not list(tmp_path.rglob("PWNED")), "a shell ran a value"
 
 
 def test_no_shell_in_the_package() -> None:
