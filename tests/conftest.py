@@ -98,13 +98,30 @@ def kinetics_data(tmp_path_factory) -> Path:
     return work
 
 
-def work_copy(src: Path, dest: Path) -> Path:
-    """A copy of a work dir with its files' times and Snakemake's metadata (nothing to redo)."""
-    shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("locks", "incomplete", "log"))
+def work_copy(src: Path, dest: Path, *, only: tuple[str, ...] | None = None) -> Path:
+    """A copy of a work dir (or of its entries ``only``) with its files' times and Snakemake's
+    metadata: nothing to redo."""
+    ignore = shutil.ignore_patterns("locks", "incomplete", "log")
+    if only is None:
+        shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True, ignore=ignore)
+        return dest
+    for name in only:
+        shutil.copytree(src / name, dest / name, symlinks=True, dirs_exist_ok=True, ignore=ignore)
     return dest
 
 
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
+
+
+# Longest first: with pytest-xdist (CI runs `-n 2 --dist loadfile`) a module is handed to the
+# first free worker in collection order, so the long scenarios start at once and the short
+# ones fill in beside them. Without xdist the order changes nothing but the order.
+_LONG_FIRST = ("test_rehearsal.py", "test_e2e.py", "test_dvc.py", "test_fault_drill.py", "test_datasets_real.py",
+               "test_provenance.py", "test_run_identity.py", "test_slurm.py", "test_gpu_lease.py")
+
+
+def pytest_collection_modifyitems(session, config, items):  # noqa: ANN001 - pytest hook
+    rank = {name: i for i, name in enumerate(_LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(Path(str(item.fspath)).name, len(rank)))

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, one_dataset_config, write_config
+from conftest import REPO, one_dataset_config, work_copy, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -95,8 +95,12 @@ def du(path: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def origin(tmp_path_factory) -> dict:
-    """The author's repository: built with ``dvc repro``, committed, pushed to a directory remote."""
+def origin(tmp_path_factory, kinetics_data) -> dict:
+    """The author's repository: built with ``dvc repro``, committed, pushed to a directory remote.
+
+    Its data stage starts from the session's built Kinetics-Sounds data (conftest.kinetics_data:
+    the same data sections), so `dvc repro` versions it without rebuilding it.
+    """
     base = tmp_path_factory.mktemp("dvc")
     repo, remote = base / "origin", base / "remote"
     for rel in COPY:
@@ -107,6 +111,7 @@ def origin(tmp_path_factory) -> dict:
         else:
             shutil.copy2(src, dst)
     write_config(repo / CONFIG, tiny_config())
+    work_copy(kinetics_data, repo, only=("data", ".snakemake"))
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["snakemake"].update(configfile=CONFIG, cores=2)
     params["datasets"] = params["demo_datasets"] = ["kinetics_sounds"]

@@ -15,6 +15,7 @@ Two kinds of local file:
 
 from __future__ import annotations
 
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,11 +86,21 @@ def template_path(filled: str) -> Path:
 
 
 def place_label(template: str) -> str:
-    """A short name of one place of a local copy: the template's folder (``/k400/replacement/``)."""
+    """A short name of one place of a local copy: the template's folder, relative to the work
+    dir or the repository when under one, else its last two folders (``…/k400/replacement/``):
+    never an absolute path of this machine (the availability report is shared)."""
+    from datar.io import shared_path
+
     head = template.split("{", 1)[0]
     if head.startswith("file://"):
-        head = head[len("file://"):]
-    return head.rsplit("/", 1)[0] + "/" if "/" in head else head or template
+        head = urllib.parse.unquote(head[len("file://"):])
+    if "/" not in head:
+        return head or template
+    folder = Path(head.rsplit("/", 1)[0])
+    rel = shared_path(folder)
+    if folder.is_absolute() and rel == folder.name and len(folder.parts) > 2:
+        rel = "…/" + "/".join(folder.parts[-2:])
+    return rel.rstrip("/") + "/"
 
 
 @dataclass(frozen=True)

@@ -280,7 +280,8 @@ class Trainer:
             return
         try:
             self.model.load_state_dict(payload["model"])
-            self.optimizer.load_state_dict(payload["optimizer"])
+            if "optimizer" in payload:  # a finished run's last.ckpt has none (nothing to resume)
+                self.optimizer.load_state_dict(payload["optimizer"])
         except (RuntimeError, ValueError, KeyError) as exc:
             raise CheckpointError(f"{last}: cannot restore training state: {exc}") from None
         p = payload["position"]
@@ -308,12 +309,17 @@ class Trainer:
         }
 
     def save_last(self) -> None:
-        """Write ``last.ckpt`` and ``log.csv`` (rank 0)."""
+        """Write ``last.ckpt`` and ``log.csv`` (rank 0).
+
+        A finished run's ``last.ckpt`` leaves out the optimizer state: nothing resumes a
+        finished run (another recipe starts over), and AdamW's moments are twice the model.
+        """
         if not self.info.is_main:
             return
         payload = self._payload()
+        if not self.pos.finished:
+            payload["optimizer"] = self.optimizer.state_dict()
         payload.update({
-            "optimizer": self.optimizer.state_dict(),
             "scheduler": {"schedule": self.cfg.train.schedule, "step": self.pos.step,
                           "steps_per_epoch": self.steps_per_epoch, "total_steps": self.total_steps},
             "global_step": self.pos.step,
