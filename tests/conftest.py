@@ -118,7 +118,7 @@ def repo() -> Path:
 # Longest first: with pytest-xdist (CI runs `-n 2 --dist loadfile`) a module is handed to the
 # first free worker in collection order, so the long scenarios start at once and the short
 # ones fill in beside them. Without xdist the order changes nothing but the order.
-_LONG_FIRST = ("test_rehearsal.py", "test_e2e.py", "test_dvc.py", "test_fault_drill.py", "test_datasets_real.py",
+_LONG_FIRST = ("test_e2e.py", "test_dvc.py", "test_fault_drill.py", "test_datasets_real.py",
                "test_provenance.py", "test_run_identity.py", "test_slurm.py", "test_gpu_lease.py")
 
 

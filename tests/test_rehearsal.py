@@ -3,8 +3,8 @@
 The fast tests check what stands on its own: the committed source csvs parse with the
 manifest parsers (the Kinetics-Sounds filter cuts), the generated media are named, laid out
 and decodable as the real datasets' files, and the config keeps every per-clip number of the
-paper's. ``test_rehearsal_all`` runs ``snakemake --configfile config/rehearsal.yaml --cores 2
-all``: every rule of the paper's DAG at size B.
+paper's. The rehearsal itself (``snakemake --configfile config/rehearsal.yaml --cores 2 all``:
+every rule of the paper's DAG at size B) is the whole-DAG run of ``tests/test_e2e.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import json
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,6 @@ from datar.data.rehearsal import source_manifest, write_rehearsal_corpus
 
 REHEARSAL = REPO / "config" / "rehearsal.yaml"
 PAPER = REPO / "config" / "config.yaml"
-BUDGET_S = 15 * 60
 
 
 def rehearsal_raw() -> dict:
@@ -168,79 +166,3 @@ def test_the_workflow_makes_the_media_before_downloading(workdir):
     assert [line.split(",")[:2] for line in status] == [[f"P01_11_{k}", "ok"] for k in range(3)]
 
 
-def _rules(stdout: str) -> set[str]:
-    """The rules of the first "Job stats" table (the DAG as known before any checkpoint ran)."""
-    table = stdout.split("Job stats:", 1)[1]
-    return set(re.findall(r"^(\w+)\s+\d+$", table, re.M)) - {"total"}
-
-
-def _jobs_run(log: str) -> dict[str, int]:
-    """How many jobs of each rule a run executed, from its "rule X:" / "localcheckpoint X:" headers."""
-    counts: dict[str, int] = {}
-    for name in re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):$", log, re.M):
-        counts[name] = counts.get(name, 0) + 1
-    return counts
-
-
-def _all_rules(workdir: Path, configfile: Path) -> set[str]:
-    listing = run_snakemake(workdir, configfile, "--list-rules").stdout
-    return set(re.findall(r"^(\w+)", listing, re.M))
-
-
-@pytest.mark.slow
-def test_rehearsal_all(tmp_path):
-    """The whole paper DAG at size B, 128 x 1024, on the rehearsal's local copies, in 15 minutes."""
-    shutil.copytree(REPO / "config" / "rehearsal", tmp_path / "config" / "rehearsal")
-    cfg = tmp_path / "config" / "rehearsal.yaml"
-    shutil.copy(REHEARSAL, cfg)
-    (tmp_path / "paper-dry").mkdir()
-    paper = run_snakemake(tmp_path / "paper-dry", PAPER, "-n", "--cores", "1", "all")
-    t0 = time.perf_counter()
-    try:
-        proc = run_snakemake(tmp_path, cfg, "--cores", "2", "all", timeout=BUDGET_S + 600)
-        elapsed = time.perf_counter() - t0
-        _check_rehearsal(tmp_path, cfg, proc, paper, elapsed)
-    finally:  # 11 size-B runs leave ~15 GB of checkpoints; pytest keeps its last 3 temp dirs
-        for ckpt in (tmp_path / "results/runs").glob("*/*/seed*/*"):
-            if ckpt.suffix in (".pt", ".ckpt"):
-                ckpt.unlink()
-
-
-def _check_rehearsal(tmp_path: Path, cfg: Path, proc: subprocess.CompletedProcess, paper: subprocess.CompletedProcess,
-                     elapsed: float) -> None:
-    ran = _jobs_run(proc.stdout + proc.stderr)
-    # every rule of the workflow ran except the embedded demo's generator and the archive reader
-    # (the rehearsal's local copies are loose files; tests/test_datasets_real.py runs `archive`);
-    # the paper's own DAG (as far as a dry run sees it, up to the manifest checkpoint) is a part of it
-    assert set(ran) == _all_rules(tmp_path, cfg) - {"demo_corpus", "archive"}, ran
-    assert _rules(paper.stdout) <= set(ran), _rules(paper.stdout) - set(ran)
-    assert ran["train"] == ran["evaluate"] == 11 and ran["rehearsal_corpus"] == 3, ran
-    assert elapsed < BUDGET_S, f"rehearsal took {elapsed:.0f} s (budget {BUDGET_S} s)"
-    for name in ("table1", "table2", "table3", "table4", "claims"):
-        md = (tmp_path / f"results/tables/{name}.md").read_text()
-        assert "REHEARSAL" in md and "DEMO" not in md, name
-    reh = rehearsal_raw()
-    variants = {"kinetics_sounds": ["ast", "dat_fixed", "dat_deform", "dat_deform_gauss", "dat_deform_laplace",
-                                    "datar_l0.2", "datar"], "vggsound": ["ast", "datar"], "epic100": ["ast", "datar"]}
-    import torch
-
-    from datar.checkpoint import load_checkpoint
-    from datar.features.shards import read_shard
-
-    for dataset, names in variants.items():
-        shard = read_shard(tmp_path / f"data/{dataset}/fbank/train-00000.safetensors")
-        assert tuple(shard.fbank.shape[1:]) == (1024, 128)
-        for v in names:
-            run = tmp_path / f"results/runs/{dataset}/{v}/seed0"
-            metrics = json.loads((run / "metrics.json").read_text())
-            assert metrics["n_clips"] == 3
-            payload = load_checkpoint(run / "checkpoint.pt")
-            assert payload["size"] == "B" and payload["target_length"] == 1024 and payload["num_mel_bins"] == 128
-            assert payload["global_step"] == reh["train"]["max_steps"]
-            assert isinstance(payload["model"], dict) and all(isinstance(t, torch.Tensor) for t in payload["model"].values())
-    status = "".join(p.read_text() for p in (tmp_path / "data/vggsound/clips").glob("*.status.csv"))
-    assert re.search(r"4kL7jH9gF2d_000090,unavailable,[^\n]*local", status), status
-    shards = json.loads((tmp_path / "data/kinetics_sounds/shards.json").read_text())
-    assert shards["n_filtered"] == 5
-    for name in ("fig1_adaptor.png", "deform_points.png", "curves_kinetics_sounds.png"):
-        assert (tmp_path / "results/figures" / name).stat().st_size > 1000

@@ -27,7 +27,13 @@ KIND_WORDS = {
     "rehearsal": "REHEARSAL: a reduced-scale rehearsal of the paper's setting, not the paper's experiment",
 }
 
-DATASET_NAMES = {"kinetics_sounds": "Kinetics-Sounds", "vggsound": "VGGSound", "epic100": "EPIC-KITCHENS-100"}
+def dataset_name(cfg: Config, dataset: str) -> str:
+    """The printed name of a config dataset: the paper's name for the paper's datasets (and stand-ins)."""
+    from datar.report.paper import default_paper, paper_dataset_of
+
+    paper = default_paper()
+    key = paper_dataset_of(cfg, dataset, paper)
+    return paper.datasets[key].name if key in paper.datasets else dataset
 
 
 def _lit(text: str) -> str:
@@ -92,7 +98,7 @@ def front_page(cfg: Config, runs: Sequence[RunMetrics], *, configfile_args: str)
     if hashes and hashes != [cfg.sha256]:
         lines.append(f":Warning: the runs used config sha256 {', '.join(_short(h) for h in hashes)}")
     tables = "; ".join(
-        f"{table_number(n)} {DATASET_NAMES.get(t.dataset, t.dataset)}" for n, t in sorted(cfg.tables.items()))
+        f"{table_number(n)} {dataset_name(cfg, t.dataset)}" for n, t in sorted(cfg.tables.items()))
     lines += [
         "",
         "**Sections** (menu on the left; the eye button shows an item here). "
