@@ -84,8 +84,8 @@ def _records(reader: csv.DictReader, manifest: Path):
         yield line, rec
 
 
-def read_shard_rows(manifest: Path, shard: str, *, allowed_schemes: tuple[str, ...]) -> list[ClipRow]:
-    """Rows of ``shard`` in ``manifest``, in file order, each checked.
+def read_shard_rows(manifest: Path, shard: str | None, *, allowed_schemes: tuple[str, ...]) -> list[ClipRow]:
+    """Rows of ``shard`` in ``manifest`` (every row when ``shard`` is None), in file order, each checked.
 
     Raises:
         ManifestError: the manifest is missing or lacks a column, a row is unsafe or
@@ -101,12 +101,7 @@ def read_shard_rows(manifest: Path, shard: str, *, allowed_schemes: tuple[str, .
 
 def read_all_rows(manifest: Path, *, allowed_schemes: tuple[str, ...]) -> list[ClipRow]:
     """Every row of ``manifest`` (all shards), each checked as :func:`read_shard_rows` checks them."""
-    if not manifest.is_file():
-        raise ManifestError(f"{manifest}: manifest not found")
-    try:
-        return _read_rows(manifest, None, allowed_schemes=allowed_schemes)
-    except UnicodeDecodeError as exc:
-        raise ManifestError(f"{manifest}: not UTF-8 (byte {exc.start} of a read block): {exc.reason}") from None
+    return read_shard_rows(manifest, None, allowed_schemes=allowed_schemes)
 
 
 def _read_rows(manifest: Path, shard: str | None, *, allowed_schemes: tuple[str, ...]) -> list[ClipRow]:
