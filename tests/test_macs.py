@@ -66,3 +66,18 @@ def test_deformable_attention_counts_only_its_attention_products():
     r = count_macs(attn, (1, h, w, dim))
     n = h * w  # queries = keys (kv_stride 1)
     assert r["attention"] == 2 * heads * n * n * (dim // heads), r
+
+
+def test_counting_on_the_meta_device_gives_the_cpu_counts():
+    """The tables count MACs on the meta device (shapes only): the same numbers as a CPU forward pass."""
+    import torch
+
+    from datar.models import build_model
+    from datar.models.macs import count_macs
+
+    for variant in ("datar", "dat_fixed", "ast"):
+        kw = dict(size="tiny", heads={"label": 5}, num_mel_bins=64, target_length=256)
+        cpu = count_macs(build_model(variant, **kw), (1, 256, 64))
+        with torch.device("meta"):
+            meta = count_macs(build_model(variant, **kw), (1, 256, 64))
+        assert meta == cpu, variant
