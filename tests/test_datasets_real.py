@@ -9,7 +9,6 @@ and a tar.gz cut short in the middle. Source lists are fetched from a real local
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np

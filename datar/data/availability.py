@@ -31,6 +31,7 @@ from datar.data.failures import short_text
 from datar.data.validate import VALID_COLUMNS
 from datar.errors import DataError
 from datar.io import atomic_write, shared_path, write_text_atomic
+from datar.runs import manifest_csv
 
 _BLOCKED = "download: blocked: "
 CSV_COLUMNS = ("split", "manifest", "local", "downloaded", "missing", "blocked", "valid", "paper",
@@ -135,9 +136,9 @@ def count_availability(cfg: Config, dataset: str, clip_list: list[tuple[str, str
         DataError: a status or validation csv is missing, or disagrees with the manifest
             (a clip missing from, or extra in, its shard's file).
     """
-    ds = cfg.dataset(dataset)
+    cfg.dataset(dataset)  # a ConfigError naming an unknown dataset
     root = Path(cfg.data_dir) / dataset
-    rows = read_manifest(root / "manifest.csv")
+    rows = read_manifest(Path(manifest_csv(cfg.data_dir, dataset)))
     by_shard: dict[str, list[dict[str, str]]] = {}
     for row in rows:
         by_shard.setdefault(row["shard"], []).append(row)

@@ -10,13 +10,12 @@ integer ids; the split comes from each source's configured ``split``.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 from datar.data.formats.base import ManifestFormat
-from datar.data.rows import (BadRow, Entry, ParseContext, RowSink, check_label, check_segment, check_source,
-                             check_split, check_clip_id, header, parse_epic_time, records)
+from datar.data.rows import (BadRow, Entry, ParseContext, RowSink, check_clip_id, check_segment, check_source,
+                             header, parse_epic_time, records)
 from datar.data.sources import ResolvedSource
 from datar.errors import ConfigError
 

@@ -11,8 +11,8 @@ from collections import Counter
 from collections.abc import Iterator
 
 from datar.data.formats.base import ManifestFormat
-from datar.data.rows import (BadRow, Entry, ParseContext, RowSink, check_label, check_segment, check_source,
-                             check_split, check_youtube_id, header, parse_whole_seconds, records)
+from datar.data.rows import (BadRow, Entry, ParseContext, RowSink, check_segment, check_source, check_split,
+                             check_youtube_id, header, parse_whole_seconds, records)
 from datar.data.sources import ResolvedSource
 
 KINETICS_SPLITS = {"train": "train", "val": "val", "validate": "test", "test": "test"}

@@ -6,7 +6,6 @@ unknown label is a bad row; an empty ``end`` means to the end of the source.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 
 from datar.data.formats.base import ManifestFormat

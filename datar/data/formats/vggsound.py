@@ -6,12 +6,11 @@ A clip is ``[start, start + audio.clip_seconds]`` of the video, its id
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 
 from datar.data.formats.base import ManifestFormat
-from datar.data.rows import (BadRow, Entry, ParseContext, RowSink, check_label, check_segment, check_source,
-                             check_split, check_youtube_id, header, parse_whole_seconds, records)
+from datar.data.rows import (BadRow, Entry, ParseContext, RowSink, check_label, check_source, check_split,
+                             check_youtube_id, parse_whole_seconds, records)
 from datar.data.sources import ResolvedSource
 
 
