@@ -37,14 +37,14 @@ MEL, FRAMES = 128, 1024
 
 def write_split(data_dir: Path, *, gb: float, shard_size: int) -> list[Path]:
     """Write ``gb`` GB of train shards + shards.json, classes.json, stats.json, version.json."""
-    from datar.features.layout import fbank_dir
+    from datar.runs import fbank_dir
     from datar.features.shards import ShardData, write_shard
     from datar.features.stats import Stats, write_stats
     from datar.features.version import write_data_version
     from datar.io import write_json_atomic
 
     clips = int(gb * 1e9 / (FRAMES * MEL * 2))
-    fdir = fbank_dir(data_dir, DATASET)
+    fdir = Path(fbank_dir(str(data_dir), DATASET))
     g = torch.Generator().manual_seed(0)
     entries, paths = [], []
     for k, start in enumerate(range(0, clips, shard_size)):

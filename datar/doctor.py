@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from datar.config import Config
+from datar.runs import dataset_variants, sources_dir
 
 Status = Literal["ok", "warning", "blocker"]
 
@@ -235,12 +236,12 @@ def check_sources(cfg: Config, *, offline: bool) -> Iterator[Check]:
                 else:
                     yield Check(key, "ok", f"{p} (sha256 {digest[:12]}{', pinned' if src.sha256 else ''})")
                 continue
-            cached = Path(cfg.data_dir) / dataset / "sources" / cache_name(src.url or "")
+            cached = Path(sources_dir(cfg.data_dir, dataset)) / cache_name(src.url or "")
             if offline:
                 state = f"cached at {cached}" if cached.is_file() else "not fetched yet"
                 yield Check(key, "ok", f"{src.url} ({state}; --offline: not contacted)")
                 continue
-            tmp = Path(cfg.data_dir) / dataset / "sources" / (".doctor-" + cache_name(src.url or ""))
+            tmp = Path(sources_dir(cfg.data_dir, dataset)) / (".doctor-" + cache_name(src.url or ""))
             errors, found = [], None
             for url in (src.url, *src.mirrors):
                 try:
@@ -307,7 +308,6 @@ def check_weights(cfg: Config) -> Iterator[Check]:
     from datar.errors import ConfigError
     from datar.models import build_model
     from datar.models.weights import load_weights_file
-    from datar.runs import dataset_variants
     from datar.variants import VARIANTS
 
     families = {VARIANTS[v].family: v for d in cfg.datasets for v in dataset_variants(cfg, d)}

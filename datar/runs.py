@@ -44,19 +44,39 @@ def version_json(data_dir: str, dataset: str) -> str:
     return f"{dataset_dir(data_dir, dataset)}/version.json"
 
 
+def demo_source_csv(data_dir: str, dataset: str) -> str:
+    """The demo corpus's source list (its audio files beside it, under ``audio/``)."""
+    return f"{data_dir}/demo/{dataset}/source.csv"
+
+
+def rehearsal_listing(data_dir: str, dataset: str) -> str:
+    """The rehearsal corpus's ``files.json`` (every generated media file with its sha256)."""
+    return f"{data_dir}/rehearsal/{dataset}/files.json"
+
+
+def sources_dir(data_dir: str, dataset: str) -> str:
+    """The source lists as fetched (one cached copy per URL)."""
+    return f"{dataset_dir(data_dir, dataset)}/sources"
+
+
 def clip_file(data_dir: str, dataset: str, shard: str, kind: str) -> str:
     """A shard's download or validation file: ``kind`` = ``tar``, ``status.csv`` or ``valid.csv``."""
     return f"{dataset_dir(data_dir, dataset)}/clips/{shard}.{kind}"
 
 
+def fbank_dir(data_dir: str, dataset: str) -> str:
+    """The feature shards and their stats."""
+    return f"{dataset_dir(data_dir, dataset)}/fbank"
+
+
 def fbank_shard(data_dir: str, dataset: str, shard: str) -> str:
     """A shard's fbank features (safetensors)."""
-    return f"{dataset_dir(data_dir, dataset)}/fbank/{shard}.safetensors"
+    return f"{fbank_dir(data_dir, dataset)}/{shard}.safetensors"
 
 
 def stats_json(data_dir: str, dataset: str) -> str:
     """The training split's fbank mean / std."""
-    return f"{dataset_dir(data_dir, dataset)}/fbank/stats.json"
+    return f"{fbank_dir(data_dir, dataset)}/stats.json"
 
 
 def archive_file(data_dir: str, dataset: str, key: str, kind: str) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from datar.features.layout import fbank_dir
+from datar.runs import fbank_dir
 from datar.features.shards import ShardData, write_shard
 from datar.features.stats import compute_stats, write_stats
 from datar.features.version import write_data_version
@@ -67,7 +67,7 @@ def write_synthetic_dataset(
     """
     g = torch.Generator().manual_seed(seed)
     root = Path(data_dir) / dataset
-    fdir = fbank_dir(data_dir, dataset)
+    fdir = Path(fbank_dir(str(data_dir), dataset))
     entries: list[dict] = []
     names: dict[str, list[str]] = {}
     for split, n in splits.items():

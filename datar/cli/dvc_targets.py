@@ -15,7 +15,7 @@ from __future__ import annotations
 from datar.cli._args import verb_parser
 from datar.config import Config, load_config
 from datar.errors import ConfigError
-from datar.runs import availability_file, final_targets, run_metrics, version_json
+from datar.runs import availability_file, demo_source_csv, final_targets, run_metrics, version_json
 
 STAGES = ("demo_corpus", "data", "runs", "report")
 
@@ -26,7 +26,7 @@ def stage_targets(cfg: Config, stage: str, name: str) -> list[str]:
         return final_targets(cfg)
     cfg.dataset(name)
     if stage == "demo_corpus":
-        return [f"{cfg.data_dir}/demo/{name}/source.csv"]
+        return [demo_source_csv(cfg.data_dir, name)]
     if stage == "data":
         return [version_json(cfg.data_dir, name), availability_file(cfg.results_dir, name, "md")]
     return run_metrics(cfg, name)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from datar.cli._args import stage_parser
 from datar.config import load_config
-from datar.features.layout import fbank_dir, shard_paths
+from datar.features.layout import shard_paths
 from datar.features.stats import compute_stats, write_stats
+from datar.runs import stats_json
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(args.config)
     cfg.dataset(args.dataset)
     stats = compute_stats(shard_paths(cfg.data_dir, args.dataset, "train"))
-    out = fbank_dir(cfg.data_dir, args.dataset) / "stats.json"
+    out = Path(stats_json(cfg.data_dir, args.dataset))
     write_stats(out, stats)
     print(f"{out}: mean {stats.mean:.4f} std {stats.std:.4f} over {stats.n_clips} clips")
     return 0

@@ -46,6 +46,7 @@ from datar.data.local_source import fill_template
 from datar.data.shard_rows import ClipRow, read_all_rows
 from datar.errors import ConfigError, DataError
 from datar.io import atomic_write, write_json_atomic
+from datar.runs import archive_file, manifest_csv
 
 log = logging.getLogger("datar.archives")
 
@@ -106,8 +107,8 @@ def list_archives(cfg: Config, dataset: str) -> list[Archive]:
 
 def store_paths(data_dir: str | os.PathLike[str], dataset: str, key: str) -> tuple[Path, Path]:
     """The audio store tar and index of one archive."""
-    root = Path(data_dir) / dataset / "archives"
-    return root / f"{key}.tar", root / f"{key}.json"
+    d = str(data_dir)
+    return Path(archive_file(d, dataset, key, "tar")), Path(archive_file(d, dataset, key, "json"))
 
 
 def member_names(ds: DatasetConfig, row: ClipRow, *, where: str) -> list[str]:
@@ -254,7 +255,7 @@ class ScanSummary:
 
 def _wanted(cfg: Config, dataset: str) -> dict[str, list[ClipRow]]:
     ds = cfg.dataset(dataset)
-    rows = read_all_rows(Path(cfg.data_dir) / dataset / "manifest.csv",
+    rows = read_all_rows(Path(manifest_csv(cfg.data_dir, dataset)),
                          allowed_schemes=cfg.download.allowed_schemes)
     where = f"datasets.{dataset}.local_source.template"
     wanted: dict[str, list[ClipRow]] = {}

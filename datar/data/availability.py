@@ -31,7 +31,7 @@ from datar.data.failures import short_text
 from datar.data.validate import VALID_COLUMNS
 from datar.errors import DataError
 from datar.io import atomic_write, shared_path, write_text_atomic
-from datar.runs import manifest_csv
+from datar.runs import availability_file, clip_file, clip_list_csv, manifest_csv, shards_json
 
 _BLOCKED = "download: blocked: "
 CSV_COLUMNS = ("split", "manifest", "local", "downloaded", "missing", "blocked", "valid", "paper",
@@ -137,7 +137,6 @@ def count_availability(cfg: Config, dataset: str, clip_list: list[tuple[str, str
             (a clip missing from, or extra in, its shard's file).
     """
     cfg.dataset(dataset)  # a ConfigError naming an unknown dataset
-    root = Path(cfg.data_dir) / dataset
     rows = read_manifest(Path(manifest_csv(cfg.data_dir, dataset)))
     by_shard: dict[str, list[dict[str, str]]] = {}
     for row in rows:
@@ -147,8 +146,8 @@ def count_availability(cfg: Config, dataset: str, clip_list: list[tuple[str, str
     paper = {k: v for k, v in paper_counts(cfg, dataset).items() if k in SPLITS}
     counts = {s: SplitCounts(s, paper=paper.get(s)) for s in SPLITS}
     for shard, members in by_shard.items():
-        status_path = root / "clips" / f"{shard}.status.csv"
-        valid_path = root / "clips" / f"{shard}.valid.csv"
+        status_path = Path(clip_file(cfg.data_dir, dataset, shard, "status.csv"))
+        valid_path = Path(clip_file(cfg.data_dir, dataset, shard, "valid.csv"))
         status = read_table(status_path, STATUS_COLUMNS)
         valid = read_table(valid_path, VALID_COLUMNS)
         ids = {r["clip_id"] for r in members}
@@ -218,7 +217,7 @@ def _places_text(places: Counter[str]) -> str:
 def restriction_line(cfg: Config, dataset: str) -> str | None:
     """What ``datasets.D.restrict_to`` kept (from ``shards.json``), or None without a list."""
     try:
-        info = read_json_object(Path(cfg.data_dir) / dataset / "shards.json").get("restrict_to")
+        info = read_json_object(Path(shards_json(cfg.data_dir, dataset))).get("restrict_to")
     except DataError:
         return None
     if not isinstance(info, dict):
@@ -265,7 +264,7 @@ def render_markdown(dataset: str, counts: Sequence[SplitCounts], *, demo: bool, 
                   "answer says nothing about whether a video exists. Set `download.cookies`, lower "
                   "`download.rate_limit`, raise `download.sleep_interval` and update yt-dlp (README), then fetch "
                   "only these clips by forcing their shards' download jobs, e.g. `snakemake --cores 1 --force "
-                  f"{data_dir}/{dataset}/clips/{first}.status.csv`, and rerun the target.", ""]
+                  f"{clip_file(data_dir, dataset, first, 'status.csv')}`, and rerun the target.", ""]
     per_split = [c for c in counts if c.split != "total"]
     rows = [(c.split, r, n) for c in per_split for r, n in c.reasons.items() if not r.startswith(_BLOCKED)]
     if rows:
@@ -289,12 +288,12 @@ def write_availability(cfg: Config, dataset: str) -> tuple[Path, Path]:
     """Count and write ``{results_dir}/data/{dataset}_availability.{md,csv}``."""
     clip_list: list[tuple[str, str, str]] = []
     counts = count_availability(cfg, dataset, clip_list)
-    out = Path(cfg.results_dir) / "data"
-    with atomic_write(out / f"{dataset}_clips.csv") as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+    list_path = Path(clip_list_csv(cfg.results_dir, dataset))
+    with atomic_write(list_path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(CLIP_LIST_COLUMNS)
         w.writerows(sorted(clip_list))
-    csv_path = out / f"{dataset}_availability.csv"
+    csv_path = Path(availability_file(cfg.results_dir, dataset, "csv"))
     with atomic_write(csv_path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(CSV_COLUMNS)
@@ -303,7 +302,7 @@ def write_availability(cfg: Config, dataset: str) -> tuple[Path, Path]:
             w.writerow([c.split, c.manifest, c.local, c.downloaded, c.missing, c.blocked, c.valid,
                         "" if c.paper is None else c.paper, "" if pct is None else f"{pct:.2f}",
                         _reasons_text(c.reasons), _versions_text(c.yt_dlp), _places_text(c.places)])
-    md_path = out / f"{dataset}_availability.md"
+    md_path = Path(availability_file(cfg.results_dir, dataset, "md"))
     write_text_atomic(md_path, render_markdown(dataset, counts, demo=cfg.demo, data_dir=cfg.data_dir,
                                                restriction=restriction_line(cfg, dataset)))
     return md_path, csv_path

@@ -38,6 +38,7 @@ import numpy as np
 from datar.config import Config, DemoCorpusConfig
 from datar.errors import ConfigError, DataError
 from datar.io import atomic_write
+from datar.runs import demo_source_csv
 
 ClipKind = Literal["ok", "dead", "corrupt", "silent", "short"]
 Container = Literal["wav", "flac", "ogg", "mp4"]
@@ -431,8 +432,8 @@ def write_demo_corpus(cfg: Config, dataset: str, *, workers: int | None = None,
     if ds.demo_corpus is None:
         raise ConfigError(f"datasets.{dataset}.demo_corpus: not set; this dataset has no demo corpus")
     plan = plan_corpus(ds.demo_corpus, tuple(ds.heads), dataset=dataset)
-    root = Path(cfg.data_dir) / "demo" / dataset
-    audio_dir = root / "audio"
+    path = Path(demo_source_csv(cfg.data_dir, dataset))
+    audio_dir = path.parent / "audio"
     audio_dir.mkdir(parents=True, exist_ok=True)
     rate, seconds = cfg.audio.sample_rate, cfg.audio.clip_seconds
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
@@ -442,7 +443,6 @@ def write_demo_corpus(cfg: Config, dataset: str, *, workers: int | None = None,
     for stale in audio_dir.iterdir():  # files of an earlier, larger plan
         if stale.is_file() and STALE_NAME.match(stale.name) and stale.name not in planned:
             stale.unlink()
-    path = root / "source.csv"
     with atomic_write(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(["clip_id", "source", "start", "end", "label", "split"])

@@ -45,6 +45,7 @@ from datar.data.shard_rows import ClipRow, read_shard_rows, source_url
 from datar.data.ytdlp import ytdlp_version
 from datar.errors import DataError
 from datar.io import atomic_write
+from datar.runs import clip_file, manifest_csv
 
 log = logging.getLogger("datar.download")
 
@@ -65,10 +66,10 @@ class ShardPaths:
     @classmethod
     def of(cls, cfg: Config, dataset: str, shard: str) -> ShardPaths:
         """Paths for ``dataset``/``shard`` under ``cfg.data_dir`` (see docs/architecture.md)."""
-        root = Path(cfg.data_dir) / dataset
-        clips = root / "clips"
-        return cls(manifest=root / "manifest.csv", tar=clips / f"{shard}.tar",
-                   status=clips / f"{shard}.status.csv", work=clips / ".work" / shard)
+        tar = Path(clip_file(cfg.data_dir, dataset, shard, "tar"))
+        return cls(manifest=Path(manifest_csv(cfg.data_dir, dataset)), tar=tar,
+                   status=Path(clip_file(cfg.data_dir, dataset, shard, "status.csv")),
+                   work=tar.parent / ".work" / shard)
 
     @property
     def finished(self) -> Path:

@@ -27,6 +27,7 @@ from datar.data.rows import Entry, ParseContext, RowSink, decode_text
 from datar.data.sources import ResolvedSource, resolve_source
 from datar.errors import ConfigError, ManifestError
 from datar.io import atomic_write, sha256_file, write_json_atomic
+from datar.runs import classes_json, manifest_csv, shards_json, sources_dir
 
 # --------------------------------------------------------------------------- building
 
@@ -193,11 +194,11 @@ def _seconds(x: float | None) -> str:
     return "" if x is None else repr(float(x))
 
 
-def write_manifest(manifest: Manifest, out_dir: Path, heads: Sequence[str]) -> Path:
+def write_manifest(manifest: Manifest, data_dir: str, dataset: str, heads: Sequence[str]) -> Path:
     """Write ``classes.json``, ``shards.json`` and (last) ``manifest.csv`` atomically."""
-    write_json_atomic(out_dir / "classes.json", {"heads": manifest.classes})
-    write_json_atomic(out_dir / "shards.json", {"shards": manifest.shard_list, **manifest.info})
-    path = out_dir / "manifest.csv"
+    write_json_atomic(Path(classes_json(data_dir, dataset)), {"heads": manifest.classes})
+    write_json_atomic(Path(shards_json(data_dir, dataset)), {"shards": manifest.shard_list, **manifest.info})
+    path = Path(manifest_csv(data_dir, dataset))
     with atomic_write(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(["clip_id", "source", "start", "end", "split", "shard", *heads])
@@ -210,14 +211,13 @@ def make_manifest(cfg: Config, dataset: str) -> Manifest:
     """The ``manifest`` verb: resolve sources, build, and write under ``{data_dir}/{dataset}``."""
     ds = cfg.dataset(dataset)
     check_datasets(cfg)
-    out_dir = Path(cfg.data_dir) / dataset
     sources = [
-        resolve_source(s, cache_dir=out_dir / "sources", timeout=cfg.download.socket_timeout,
+        resolve_source(s, cache_dir=Path(sources_dir(cfg.data_dir, dataset)), timeout=cfg.download.socket_timeout,
                        where=f"datasets.{dataset}.sources[{i}]")
         for i, s in enumerate(ds.sources)
     ]
     manifest = build_manifest(cfg, dataset, sources)
-    write_manifest(manifest, out_dir, ds.heads)
+    write_manifest(manifest, cfg.data_dir, dataset, ds.heads)
     return manifest
 
 

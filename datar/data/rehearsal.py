@@ -46,6 +46,7 @@ from datar.data.shard_rows import ClipRow
 from datar.data.sources import resolve_source
 from datar.errors import ConfigError
 from datar.io import atomic_write, sha256_file, write_json_atomic
+from datar.runs import rehearsal_listing, sources_dir
 
 CLIP_RATE = 44100   # AAC rate of YouTube-derived clips (VGGSound, Kinetics)
 VIDEO_RATE = 48000  # AAC rate of the EPIC-KITCHENS recordings
@@ -257,7 +258,7 @@ def write_media(files: Sequence[MediaFile], *, content_rate: int) -> None:
 def source_manifest(cfg: Config, dataset: str) -> Manifest:
     """The dataset's manifest as the manifest stage builds it (not written)."""
     ds = cfg.dataset(dataset)
-    sources = [resolve_source(s, cache_dir=Path(cfg.data_dir) / dataset / "sources",
+    sources = [resolve_source(s, cache_dir=Path(sources_dir(cfg.data_dir, dataset)),
                               timeout=cfg.download.socket_timeout, where=f"datasets.{dataset}.sources[{i}]")
                for i, s in enumerate(ds.sources)]
     return build_manifest(cfg, dataset, sources)
@@ -289,7 +290,7 @@ def write_rehearsal_corpus(cfg: Config, dataset: str, *, clip_template: str | No
     listing = [{"path": str(m.path), "seconds": m.seconds, "sha256": sha256_file(m.path),
                 "clip_ids": list(m.clip_ids)} for m in files]
     digest = hashlib.sha256("".join(f["sha256"] for f in listing).encode()).hexdigest()
-    out = Path(cfg.data_dir) / "rehearsal" / dataset / "files.json"
+    out = Path(rehearsal_listing(cfg.data_dir, dataset))
     write_json_atomic(out, {"dataset": dataset, "seed": cfg.dataset(dataset).rehearsal_corpus.seed,  # type: ignore[union-attr]
                             "missing": list(cfg.dataset(dataset).rehearsal_corpus.missing),  # type: ignore[union-attr]
                             "n_files": len(listing), "sha256": digest, "files": listing})

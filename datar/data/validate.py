@@ -29,6 +29,7 @@ from datar.data.ffmpeg_audio import FfmpegFailure, decode_pcm, probe_audio
 from datar.data.shard_rows import ClipRow, read_shard_rows
 from datar.errors import DataError
 from datar.io import atomic_write
+from datar.runs import clip_file, manifest_csv
 
 VALID_COLUMNS: tuple[str, ...] = ("clip_id", "status", "reason", "duration", "sample_rate", "channels", "rms_dbfs")
 
@@ -110,12 +111,12 @@ def validate_shard(cfg: Config, dataset: str, shard: str) -> list[ClipCheck]:
         DataError: the status csv or tar is missing, or an ok clip has no member in the tar.
     """
     cfg.dataset(dataset)
-    root = Path(cfg.data_dir) / dataset
-    clips = root / "clips"
-    tar_path, status_path = clips / f"{shard}.tar", clips / f"{shard}.status.csv"
+    tar_path = Path(clip_file(cfg.data_dir, dataset, shard, "tar"))
+    status_path = Path(clip_file(cfg.data_dir, dataset, shard, "status.csv"))
     statuses = read_status_csv(status_path)
+    manifest = Path(manifest_csv(cfg.data_dir, dataset))
     rows: dict[str, ClipRow] = {
-        r.clip_id: r for r in read_shard_rows(root / "manifest.csv", shard, allowed_schemes=cfg.download.allowed_schemes)
+        r.clip_id: r for r in read_shard_rows(manifest, shard, allowed_schemes=cfg.download.allowed_schemes)
     }
     if not tar_path.is_file():
         raise DataError(f"{tar_path}: shard tar not found (run `download` for this shard first)")
@@ -138,7 +139,7 @@ def validate_shard(cfg: Config, dataset: str, shard: str) -> list[ClipCheck]:
             out.append(check_clip(local, clip_id=st.clip_id, segment=expected_seconds(row, st.source_seconds),
                                   cfg=cfg))
             local.unlink()
-    write_valid_csv(clips / f"{shard}.valid.csv", out)
+    write_valid_csv(Path(clip_file(cfg.data_dir, dataset, shard, "valid.csv")), out)
     return out
 
 

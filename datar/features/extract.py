@@ -19,6 +19,7 @@ from datar.data.flac import decode_flac_mono
 from datar.features.fbank import compute_fbank, fbank_config_dict, pad_or_crop
 from datar.features.labels import load_classes, manifest_labels
 from datar.features.shards import ShardData, write_shard
+from datar.runs import classes_json, clip_file, fbank_shard, manifest_csv
 
 VALID_COLUMNS = ("clip_id", "status", "reason", "duration", "sample_rate", "channels", "rms_dbfs")
 
@@ -35,14 +36,14 @@ class ShardPaths:
 
     @classmethod
     def for_shard(cls, data_dir: str | os.PathLike[str], dataset: str, shard: str) -> ShardPaths:
-        """``{data_dir}/{dataset}/clips/{shard}.tar`` etc."""
-        root = Path(data_dir) / dataset
+        """The shard's files as ``datar.runs`` places them."""
+        d = str(data_dir)
         return cls(
-            tar=root / "clips" / f"{shard}.tar",
-            valid_csv=root / "clips" / f"{shard}.valid.csv",
-            manifest=root / "manifest.csv",
-            classes=root / "classes.json",
-            out=root / "fbank" / f"{shard}.safetensors",
+            tar=Path(clip_file(d, dataset, shard, "tar")),
+            valid_csv=Path(clip_file(d, dataset, shard, "valid.csv")),
+            manifest=Path(manifest_csv(d, dataset)),
+            classes=Path(classes_json(d, dataset)),
+            out=Path(fbank_shard(d, dataset, shard)),
         )
 
 

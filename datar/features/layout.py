@@ -7,11 +7,7 @@ from pathlib import Path
 
 from datar.errors import DataError
 from datar.io import read_json_object
-
-
-def fbank_dir(data_dir: str | os.PathLike[str], dataset: str) -> Path:
-    """``{data_dir}/{dataset}/fbank``."""
-    return Path(data_dir) / dataset / "fbank"
+from datar.runs import fbank_shard, shards_json
 
 
 def shard_entries(data_dir: str | os.PathLike[str], dataset: str) -> list[dict]:
@@ -20,7 +16,7 @@ def shard_entries(data_dir: str | os.PathLike[str], dataset: str) -> list[dict]:
     Raises:
         DataError: the file is missing or malformed (named).
     """
-    p = Path(data_dir) / dataset / "shards.json"
+    p = Path(shards_json(str(data_dir), dataset))
     obj = read_json_object(p, missing="not found (run the manifest stage)")
     entries = obj.get("shards")
     if not isinstance(entries, list) or not all(
@@ -32,8 +28,8 @@ def shard_entries(data_dir: str | os.PathLike[str], dataset: str) -> list[dict]:
 
 def shard_paths(data_dir: str | os.PathLike[str], dataset: str, split: str) -> list[Path]:
     """Feature shard files of one split, in ``shards.json`` order (existence not checked)."""
-    d = fbank_dir(data_dir, dataset)
-    return [d / f"{e['name']}.safetensors" for e in shard_entries(data_dir, dataset) if e["split"] == split]
+    return [Path(fbank_shard(str(data_dir), dataset, e["name"]))
+            for e in shard_entries(data_dir, dataset) if e["split"] == split]
 
 
 def shard_names(data_dir: str | os.PathLike[str], dataset: str, split: str | None = None) -> list[str]:

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from datar.errors import DataError
-from datar.features.layout import fbank_dir, shard_entries
+from datar.features.layout import shard_entries
 from datar.features.shards import read_header, verify_shard
 from datar.io import read_json_object, sha256_bytes, sha256_file, write_json_atomic
-from datar.runs import version_json
+from datar.runs import classes_json, dataset_dir, fbank_shard, manifest_csv, shards_json, stats_json, version_json
 
 
 def data_version(data_dir: str | os.PathLike[str], dataset: str) -> dict[str, Any]:
@@ -40,11 +40,11 @@ def data_version(data_dir: str | os.PathLike[str], dataset: str) -> dict[str, An
     Raises:
         DataError: one of the files is missing (named).
     """
-    root = Path(data_dir) / dataset
-    fb = fbank_dir(data_dir, dataset)
-    paths = [root / "manifest.csv", root / "classes.json", root / "shards.json"]
-    paths += [fb / f"{e['name']}.safetensors" for e in shard_entries(data_dir, dataset)]
-    paths.append(fb / "stats.json")
+    d = str(data_dir)
+    root = Path(dataset_dir(d, dataset))
+    paths = [Path(p) for p in (manifest_csv(d, dataset), classes_json(d, dataset), shards_json(d, dataset))]
+    paths += [Path(fbank_shard(d, dataset, e["name"])) for e in shard_entries(data_dir, dataset)]
+    paths.append(Path(stats_json(d, dataset)))
     files: dict[str, str] = {}
     sizes: dict[str, int] = {}
     for p in paths:
@@ -59,7 +59,7 @@ def data_version(data_dir: str | os.PathLike[str], dataset: str) -> dict[str, An
             raise DataError(f"{p}: not found; the data version needs every stage up to stats") from None
     digest = sha256_bytes(json.dumps(files, sort_keys=True).encode())
     try:  # the source lists the manifest came from (their hashes are in shards.json, hashed above)
-        sources = read_json_object(root / "shards.json").get("sources", [])
+        sources = read_json_object(Path(shards_json(d, dataset))).get("sources", [])
     except DataError:
         sources = []
     return {"dataset": dataset, "files": files, "n_files": len(files), "data_version": digest,
@@ -102,7 +102,7 @@ def vouched_shards(version: dict[str, Any], data_dir: str | os.PathLike[str], da
         DataError: a shard's header is malformed or truncated, or it holds other content than
             the data version lists (it changed after ``version.json`` was written).
     """
-    root = Path(data_dir) / dataset
+    root = Path(dataset_dir(str(data_dir), dataset))
     files, sizes = version["files"], version.get("shard_bytes") or {}
     ok: set[int] = set()
     for i, p in enumerate(paths):

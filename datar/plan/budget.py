@@ -20,7 +20,7 @@ from typing import Literal
 from datar.config import SPLITS, Config
 from datar.errors import ConfigError, DataError
 from datar.features.layout import shard_entries
-from datar.runs import dataset_variants
+from datar.runs import dataset_variants, manifest_csv, shards_json
 
 Family = Literal["dat", "ast"]
 CountSource = Literal["manifest", "paper"]
@@ -100,12 +100,11 @@ def dataset_counts(cfg: Config, dataset: str) -> DatasetCounts:
         ConfigError: no manifest, and the paper reports no training count for this dataset.
         DataError: the manifest's ``shards.json`` is malformed.
     """
-    root = Path(cfg.data_dir) / dataset
-    if (root / "shards.json").is_file():
+    shards, manifest = Path(shards_json(cfg.data_dir, dataset)), Path(manifest_csv(cfg.data_dir, dataset))
+    if shards.is_file():
         splits: dict[str, int] = {}
         for entry in shard_entries(cfg.data_dir, dataset):
             splits[entry["split"]] = splits.get(entry["split"], 0) + int(entry.get("n", 0))
-        manifest = root / "manifest.csv"
         seconds = (_manifest_seconds(manifest, cfg.audio.clip_seconds) if manifest.is_file()
                    else sum(splits.values()) * cfg.audio.clip_seconds)
         return DatasetCounts(dataset, splits, "manifest", seconds)
@@ -113,9 +112,9 @@ def dataset_counts(cfg: Config, dataset: str) -> DatasetCounts:
 
     paper = paper_counts(cfg, dataset)
     if "train" not in paper:
-        raise ConfigError(f"datasets.{dataset}: {root / 'shards.json'} does not exist yet and the paper reports "
+        raise ConfigError(f"datasets.{dataset}: {shards} does not exist yet and the paper reports "
                           "no clip counts for this dataset; run its manifest stage first "
-                          f"(snakemake {root / 'manifest.csv'})")
+                          f"(snakemake {manifest})")
     splits = {s: int(paper[s]) for s in SPLITS if s in paper}
     return DatasetCounts(dataset, splits, "paper", sum(splits.values()) * cfg.audio.clip_seconds)
 

@@ -43,6 +43,7 @@ from datar.report.metrics import RunMetrics
 from datar.report.paper import PaperClaim, PaperNumbers
 from datar.report.predictions import HitMatrix, common_clips, hit_matrix
 from datar.report.tables import row_label
+from datar.runs import availability_file
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -135,7 +136,7 @@ def _our_test_clips(cfg: Config, dataset: str) -> int | None:
     from datar.report.availability import read_availability
 
     try:
-        avail = read_availability(Path(cfg.results_dir) / "data" / f"{dataset}_availability.csv")
+        avail = read_availability(Path(availability_file(cfg.results_dir, dataset, "csv")))
     except DataError:
         return None
     return avail.available.get("test") if avail else None

@@ -20,6 +20,7 @@ from datar.report.fig_common import (
     window_note,
 )
 from datar.report.kind import titled
+from datar.runs import classes_json
 
 
 def adaptor_figure(x: torch.Tensor, adapted: torch.Tensor, added: torch.Tensor, *, clip_ids: list[str],
@@ -111,7 +112,7 @@ def _class_names(cfg: Config, dataset: str, heads: list[str]) -> dict[str, list[
     from datar.features.labels import load_classes
 
     try:
-        return load_classes(Path(cfg.data_dir) / dataset / "classes.json", heads)
+        return load_classes(Path(classes_json(cfg.data_dir, dataset)), heads)
     except DataError:
         return None
 

@@ -21,6 +21,7 @@ from datar.errors import DataError
 from datar.io import write_text_atomic
 from datar.report.fig_common import save_figure
 from datar.report.kind import titled
+from datar.runs import classes_json
 from datar.report.predictions import heads_of, read_predictions
 from datar.report.tables import row_label
 
@@ -30,7 +31,7 @@ MAX_TICK_LABELS = 40
 
 def class_names(cfg: Config, dataset: str, head: str, seen: Sequence[str]) -> list[str]:
     """The head's classes in their index order (``classes.json``), else the names seen, sorted."""
-    path = Path(cfg.data_dir) / dataset / "classes.json"
+    path = Path(classes_json(cfg.data_dir, dataset))
     if path.is_file():
         try:
             names = json.loads(path.read_text(encoding="utf-8"))["heads"][head]

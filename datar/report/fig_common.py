@@ -18,6 +18,7 @@ from datar.config import Config
 from datar.errors import DataError
 from datar.io import atomic_write
 from datar.report.kind import BANNERS
+from datar.runs import fbank_dir, stats_json
 
 if TYPE_CHECKING:  # torch is imported where it is used: figures from csv files do not need it
     import torch
@@ -58,13 +59,13 @@ def sample_test_clips(cfg: Config, dataset: str, heads: Sequence[str], k: int, *
         DataError: no test shards / clips, or the shards' shape differs from the model's input.
     """
     from datar.features.dataset import FbankShardDataset
-    from datar.features.layout import fbank_dir, shard_paths
+    from datar.features.layout import shard_paths
     from datar.features.stats import load_stats
 
     if k < 1:
         raise DataError(f"--clips: need at least one clip, got {k}")
     paths = shard_paths(cfg.data_dir, dataset, "test")
-    stats = load_stats(fbank_dir(cfg.data_dir, dataset) / "stats.json")
+    stats = load_stats(Path(stats_json(cfg.data_dir, dataset)))
     ds = FbankShardDataset(paths, stats=stats, heads=list(heads), train=False,
                            freq_mask=cfg.fbank.freq_mask, time_mask=cfg.fbank.time_mask, specaugment=False)
     n = len(ds)

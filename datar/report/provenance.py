@@ -23,7 +23,7 @@ from datar.report.availability import read_availability
 from datar.report.metrics import RunMetrics
 from datar.report.paper import PaperNumbers, paper_counts
 from datar.report.tables import Table, row_label
-from datar.runs import availability_file, version_json
+from datar.runs import availability_file, classes_json, version_json
 
 _VERSION_KEYS = ("data_version", "version", "sha256", "digest", "hash")
 
@@ -145,7 +145,7 @@ def head_sizes(cfg: Config, dataset: str) -> tuple[dict[str, int], str]:
     paper's counts (EPIC-100 verbs / nouns), else 1 per head.
     """
     ds = cfg.dataset(dataset)
-    path = Path(cfg.data_dir) / dataset / "classes.json"
+    path = Path(classes_json(cfg.data_dir, dataset))
     if path.is_file():
         try:
             heads = json.loads(path.read_text(encoding="utf-8"))["heads"]

@@ -14,9 +14,10 @@ from datar.config import Config
 from datar.errors import ConfigError, DataError
 from datar.features.dataset import FbankShardDataset, collate_fbank
 from datar.features.labels import load_classes
-from datar.features.layout import fbank_dir, shard_paths
+from datar.features.layout import shard_paths
 from datar.features.stats import load_stats
 from datar.features.version import read_version, vouched_shards
+from datar.runs import classes_json, shards_json, stats_json
 
 Split = Literal["train", "val", "test"]
 
@@ -73,14 +74,13 @@ def load_split(cfg: Config, dataset: str, split: Split, *, train: bool, required
             ``fbank.target_length`` x ``fbank.num_mel_bins``.
     """
     heads = list(cfg.dataset(dataset).heads)
-    root = Path(cfg.data_dir) / dataset
     paths = shard_paths(cfg.data_dir, dataset, split)
     if not paths:
         if required:
-            raise DataError(f"{root / 'shards.json'}: no {split} shards for dataset {dataset!r}")
+            raise DataError(f"{shards_json(cfg.data_dir, dataset)}: no {split} shards for dataset {dataset!r}")
         return None
-    classes = load_classes(root / "classes.json", heads)
-    stats = load_stats(fbank_dir(cfg.data_dir, dataset) / "stats.json")
+    classes = load_classes(Path(classes_json(cfg.data_dir, dataset)), heads)
+    stats = load_stats(Path(stats_json(cfg.data_dir, dataset)))
     version = read_version(cfg.data_dir, dataset)
     ds = FbankShardDataset(paths, stats=stats, heads=heads, train=train, freq_mask=cfg.fbank.freq_mask,
                            time_mask=cfg.fbank.time_mask, specaugment=cfg.train.specaugment)
@@ -94,7 +94,7 @@ def load_split(cfg: Config, dataset: str, split: Split, *, train: bool, required
         )
     for head, names in classes.items():
         if not names:
-            raise DataError(f"{root / 'classes.json'}: heads.{head} has no classes")
+            raise DataError(f"{classes_json(cfg.data_dir, dataset)}: heads.{head} has no classes")
     return SplitData(dataset=ds, classes=classes, shards=paths, data_version=version["data_version"])
 
 

@@ -8,11 +8,12 @@ each rendered table. After a pull or a checkout they must agree; this names ever
 
 from __future__ import annotations
 
+import glob
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from datar.runs import version_json
+from datar.runs import run_file, table_file, version_json
 from datar.config import Config
 from datar.errors import DataError
 from datar.io import read_json_object
@@ -60,7 +61,7 @@ def check_data_versions(cfg: Config, root: str | Path = ".") -> list[VersionMism
         The mismatches (empty when everything agrees). Datasets not built or pulled are skipped.
     """
     root = Path(root)
-    data_dir, results = root / cfg.data_dir, root / cfg.results_dir
+    data_dir = root / cfg.data_dir
     problems: list[VersionMismatch] = []
     for ds in sorted(cfg.datasets):
         vpath = root / version_json(cfg.data_dir, ds)
@@ -81,14 +82,15 @@ def check_data_versions(cfg: Config, root: str | Path = ".") -> list[VersionMism
                 "the manifest, shards and stats beside it hash to the expected version, so version.json is "
                 f"stale: rerun `snakemake {rel_v}`, or `dvc checkout` the data it belongs to"))
         expected = actual or recorded
-        for metrics in sorted((results / "runs" / ds).glob("*/seed*/metrics.json")):
+        pattern = str(root / run_file(cfg.results_dir, ds, "*", "*", "metrics.json"))
+        for metrics in sorted(map(Path, glob.glob(pattern))):
             found = _json(metrics).get("data_version")
             if found != expected:
                 problems.append(VersionMismatch(
                     metrics.relative_to(root).as_posix(), str(found), expected,
                     f"the run used other data than {rel_v}: retrain it, or check out the data version it used"))
         for name, table in sorted(cfg.tables.items()):
-            tpath = results / "tables" / f"{name}.md"
+            tpath = root / table_file(cfg.results_dir, name, "md")
             if table.dataset != ds or not tpath.is_file():
                 continue
             runs, printed = table_data_versions(tpath)

@@ -12,6 +12,7 @@ an input file) still triggers a rerun afterwards. It is only safe when the files
 
 from __future__ import annotations
 
+import glob
 import os
 import subprocess
 import sys
@@ -19,15 +20,15 @@ from pathlib import Path
 
 from datar.config import Config
 from datar.errors import DataError
-from datar.runs import final_targets, version_json
+from datar.runs import final_targets, run_file, version_json
 
 def existing_targets(cfg: Config, root: str | Path = ".") -> list[str]:
     """Workflow targets present under ``root``: data versions, runs' metrics and what ``all`` builds."""
     root = Path(root)
     candidates = [version_json(cfg.data_dir, ds) for ds in sorted(cfg.datasets)]
     for ds in sorted(cfg.datasets):
-        candidates += sorted(p.relative_to(root).as_posix()
-                             for p in (root / cfg.results_dir / "runs" / ds).glob("*/seed*/metrics.json"))
+        pattern = str(root / run_file(cfg.results_dir, ds, "*", "*", "metrics.json"))
+        candidates += sorted(Path(p).relative_to(root).as_posix() for p in glob.glob(pattern))
     candidates += final_targets(cfg)
     return [Path(p).as_posix() for p in candidates if (root / p).is_file()]
 

@@ -141,7 +141,7 @@ def rehearsal_files(wildcards):
     """The rehearsal's generated local copy of a dataset (``rehearsal_corpus``), if it has one."""
     if CFG.dataset(wildcards.dataset).rehearsal_corpus is None:
         return []
-    return [f"{DATA}/rehearsal/{wildcards.dataset}/files.json"]
+    return [runs.rehearsal_listing(DATA, wildcards.dataset)]
 
 
 def _archives(dataset):

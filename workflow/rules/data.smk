@@ -5,7 +5,7 @@
 rule demo_corpus:
     """The embedded demo's synthetic corpus (config/demo.yaml), listed as file URLs."""
     output:
-        f"{DATA}/demo/{{dataset}}/source.csv",
+        runs.demo_source_csv(DATA, "{dataset}"),
     log:
         f"{RESULTS}/logs/demo_corpus/{{dataset}}.log",
     params:
@@ -23,7 +23,7 @@ rule rehearsal_corpus:
     input:
         manifest_sources,
     output:
-        f"{DATA}/rehearsal/{{dataset}}/files.json",
+        runs.rehearsal_listing(DATA, "{dataset}"),
     log:
         f"{RESULTS}/logs/rehearsal_corpus/{{dataset}}.log",
     params:
