@@ -141,10 +141,12 @@ def test_kill9_at_three_points_then_rerun_equals_uninterrupted(tmp_path: Path) -
         kill_when(b, cfg_b, lambda: fbank_logs.is_dir() and any(
             not (b / "data" / DS / "fbank" / f"{p.stem}.safetensors").exists() for p in fbank_logs.glob("*.log")),
             "fbank"),
-        # After a completed save (sidecar present); a kill inside save_checkpoint itself is
-        # covered by test_kill_inside_save_checkpoint_leaves_a_resumable_last_ckpt below.
-        kill_when(b, cfg_b, lambda: any(runs.glob("*/seed0/last.ckpt.sha256")) and not any(runs.glob("*/seed0/checkpoint.pt")),
-                  "train"),
+        # After a completed save: last.ckpt and its sidecar both present (save_checkpoint writes
+        # the sidecar first, so the sidecar alone can be seen before the first last.ckpt lands).
+        # A kill inside save_checkpoint itself is covered by
+        # test_kill_inside_save_checkpoint_leaves_a_resumable_last_ckpt below.
+        kill_when(b, cfg_b, lambda: any(p.with_name("last.ckpt").is_file() for p in runs.glob("*/seed0/last.ckpt.sha256"))
+                  and not any(runs.glob("*/seed0/checkpoint.pt")), "train"),
     ]
     # What the kills left behind, before the final rerun.
     left = {
